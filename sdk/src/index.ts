@@ -1,0 +1,101 @@
+// @chime/sdk: the client, the task consumer and declarative schedules, then the generated
+// chime.v1 API they are built on.
+
+export { createSchedulerClient } from "./client.js";
+export { consumeTasks, DeadLetterHeader, retryDelayMs } from "./consumer.js";
+export { defineSchedules } from "./define-schedules.js";
+export { formatDuration, parseDuration, parseInstant } from "./duration.js";
+export { ConsumerConfigError, InvalidArgumentError } from "./errors.js";
+// The generated chime.v1 API (sdk/src/gen, from proto/chime/v1): messages, enums and the
+// service descriptor, for createClient() and for Chime itself.
+export type {
+  CronTrigger,
+  IntervalTrigger,
+  Schedule,
+  TimeTrigger,
+} from "./gen/chime/v1/schedule_pb.js";
+export {
+  ConflictPolicy,
+  ConflictPolicySchema,
+  CronTriggerSchema,
+  file_chime_v1_schedule,
+  IntervalTriggerSchema,
+  MisfirePolicy,
+  MisfirePolicySchema,
+  ScheduleSchema,
+  ScheduleState,
+  ScheduleStateSchema,
+  TimeTriggerSchema,
+} from "./gen/chime/v1/schedule_pb.js";
+export type {
+  CreatedSchedule,
+  GetScheduleRequest,
+  ListSchedulesRequest,
+  ListSchedulesResponse,
+  PauseScheduleRequest,
+  ResumeScheduleRequest,
+  ScheduleByCronRequest,
+  ScheduleByIntervalRequest,
+  ScheduleByTimeRequest,
+  TriggerScheduleRequest,
+  TriggerScheduleResponse,
+  UnscheduleRequest,
+  UnscheduleResponse,
+} from "./gen/chime/v1/scheduler_service_pb.js";
+export {
+  CreatedScheduleSchema,
+  file_chime_v1_scheduler_service,
+  GetScheduleRequestSchema,
+  ListSchedulesRequestSchema,
+  ListSchedulesResponseSchema,
+  PauseScheduleRequestSchema,
+  ResumeScheduleRequestSchema,
+  ScheduleByCronRequestSchema,
+  ScheduleByIntervalRequestSchema,
+  ScheduleByTimeRequestSchema,
+  SchedulerService,
+  TriggerScheduleRequestSchema,
+  TriggerScheduleResponseSchema,
+  UnscheduleRequestSchema,
+  UnscheduleResponseSchema,
+} from "./gen/chime/v1/scheduler_service_pb.js";
+export { isScheduleId } from "./requests.js";
+export { TaskHeader } from "./task.js";
+export type {
+  AtDefinition,
+  CallOptions,
+  ConsumeTasksOptions,
+  CronDefinition,
+  DefineSchedulesOptions,
+  DefineSchedulesResult,
+  DurationInput,
+  EveryDefinition,
+  GetScheduleOptions,
+  InstantInput,
+  ListSchedulesFilter,
+  OneShotWhen,
+  Payload,
+  RecurringOptions,
+  RetryPolicy,
+  ScheduleAtOptions,
+  ScheduleCommonOptions,
+  ScheduleCronOptions,
+  ScheduleDefinition,
+  ScheduleEveryOptions,
+  ScheduleHandle,
+  SchedulerClient,
+  SchedulerClientOptions,
+  ScheduleTarget,
+  Task,
+  TaskConsumer,
+  TaskHandler,
+  TriggerResult,
+} from "./types.js";
+export {
+  DeliverFrom,
+  OnConflict,
+  OnMisfire,
+  Protocol,
+  ScheduleStatus,
+  TaskTrigger,
+} from "./types.js";

@@ -1,0 +1,312 @@
+import { join } from "node:path";
+import { SchedulerService } from "@chime/sdk";
+import type { ConnectRouter } from "@connectrpc/connect";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { connect } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+import { grpcServiceFromConnect } from "./api/grpc-binding.js";
+import { createGrpcHealth, healthFileDescriptorProtos } from "./api/health.js";
+import { reflectionServices } from "./api/reflection.js";
+import { RequestValidator } from "./api/request-validation.js";
+import { SchedulerApi } from "./api/scheduler-service.js";
+import { PartitionLeases } from "./cluster/partition-leases.js";
+import { INTERNAL_SUBJECT_SPACE, ReplicaLink } from "./cluster/replica-link.js";
+import type { ChimeConfig } from "./config.js";
+import { Engine, type EngineHooks } from "./engine/engine.js";
+import { FirePublisher } from "./engine/fire-publisher.js";
+import { ensureTaskStream } from "./engine/task-stream.js";
+import { type Listener, startListener } from "./http/listener.js";
+import { createMetrics } from "./http/metrics.js";
+import {
+  findNatsServerBinary,
+  isPortOpen,
+  type NatsServerProcess,
+  startNatsServer,
+} from "./nats/nats-server-process.js";
+import { Catalog } from "./store/catalog.js";
+import { ScheduleStore } from "./store/schedule-store.js";
+
+/** Subjects Chime keeps for itself; no schedule may publish to them. */
+export const RESERVED_SUBJECTS = [INTERNAL_SUBJECT_SPACE];
+// Room left in a message for the Chime-* headers and the user's headers.
+const HEADER_ROOM_BYTES = 16 * 1024;
+const DEFAULT_NATS = { host: "127.0.0.1", port: 4222 };
+
+/** A running Chime. */
+export interface ChimeService {
+  readonly address: { readonly host: string; readonly port: number };
+  readonly natsUrl: string;
+  readonly engine: Engine;
+  /** Stops taking requests, lets fires in flight land, records progress, and disconnects. */
+  drain(): Promise<void>;
+  /** Stops at once. */
+  close(): Promise<void>;
+}
+
+/** Thrown when the embedded default cannot find NATS: its message is the one line to show. */
+export class NatsMissingError extends Error {
+  override readonly name = "NatsMissingError";
+}
+
+export async function startChime(
+  config: ChimeConfig,
+  log: Logger,
+  hooks: EngineHooks = {},
+): Promise<ChimeService> {
+  const cleanups: (() => Promise<void>)[] = [];
+  const metrics = createMetrics();
+  try {
+    const { url, embedded } = await resolveNats(config, log);
+    if (embedded !== undefined)
+      cleanups.unshift(async () => {
+        await embedded.stop();
+      });
+
+    const nc = await connect({
+      servers: url.split(","),
+      name: `chime ${config.replicaId}`,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      timeout: config.natsTimeoutMs,
+    });
+    cleanups.unshift(() => nc.close());
+    let onConnectionChange: (connected: boolean) => void = () => {};
+    const connection = trackConnection(nc, log, (connected) => onConnectionChange(connected));
+    log.info({ nats: url, server: nc.info?.server_name }, "connected to NATS");
+
+    const jsm = await jetstreamManager(nc, { timeout: config.natsTimeoutMs });
+    await ensureTaskStream(jsm, {
+      name: config.stream,
+      subjects: config.subjects,
+      duplicateWindowMs: config.dedupWindowMs,
+      maxAgeMs: config.streamMaxAgeMs,
+      replicas: 1,
+    });
+    const store = await ScheduleStore.open(nc, {
+      bucket: config.bucket,
+      partitions: config.partitions,
+      replicas: 1,
+      timeoutMs: config.natsTimeoutMs,
+    });
+    const catalog = new Catalog(store, log);
+    await catalog.start();
+    cleanups.unshift(() => catalog.close());
+
+    const publisher = new FirePublisher(
+      jetstream(nc, { timeout: config.natsTimeoutMs }),
+      { window: config.publishWindow, ackTimeoutMs: config.natsTimeoutMs, maxRetryDelayMs: 2_000 },
+      log,
+      metrics.publisherHooks,
+    );
+    const engine = new Engine(
+      catalog,
+      store,
+      publisher,
+      {
+        misfireThresholdMs: config.misfireThresholdMs,
+        checkpointIntervalMs: config.checkpointIntervalMs,
+        maxCatchupFires: config.maxCatchupFires,
+      },
+      log,
+      {
+        fired: (report) => {
+          metrics.engineHooks.fired(report);
+          hooks.fired?.(report);
+        },
+      },
+    );
+    engine.start();
+    cleanups.unshift(async () => engine.close());
+
+    const link = new ReplicaLink(
+      nc,
+      config.replicaId,
+      {
+        applied: (revision) => catalog.waitForRevision(revision),
+        trigger: (id) => engine.trigger(id),
+      },
+      log,
+    );
+    link.start();
+    cleanups.unshift(async () => link.close());
+    const leases = await PartitionLeases.open(
+      nc,
+      {
+        bucket: config.leaseBucket,
+        replicaId: config.replicaId,
+        partitions: store.partitions,
+        ttlMs: config.leaseTtlMs,
+        renewIntervalMs: Math.max(100, Math.floor(config.leaseTtlMs / 4)),
+        marginMs: Math.floor(config.leaseTtlMs / 5),
+        timeoutMs: config.natsTimeoutMs,
+      },
+      engine,
+      log,
+    );
+    await leases.start();
+    cleanups.unshift(async () => leases.close());
+    log.info(
+      {
+        schedules: catalog.size,
+        partitions: store.partitions,
+        owned: engine.ownedPartitions.length,
+      },
+      "store loaded; firing the partitions this replica holds",
+    );
+
+    const maxPayload = nc.info?.max_payload ?? config.limits.maxPayloadBytes;
+    const validator = new RequestValidator(
+      {
+        ...config.limits,
+        maxPayloadBytes: Math.min(config.limits.maxPayloadBytes, maxPayload - HEADER_ROOM_BYTES),
+      },
+      { subjectSpace: config.subjects, reserved: RESERVED_SUBJECTS },
+    );
+    const api = new SchedulerApi({
+      store,
+      catalog,
+      engine,
+      ownership: {
+        holderOf: (partition) => leases.holderOf(partition),
+        appliedBy: async (owner, revision) => {
+          await link.applied(owner, revision, config.natsTimeoutMs);
+        },
+        triggerAt: (owner, id) => link.trigger(owner, id, config.natsTimeoutMs),
+      },
+      validator,
+      natsConnected: connection.isConnected,
+      replicaId: config.replicaId,
+      log,
+    });
+    const impl = api.service();
+    metrics.observe({
+      schedulesByState: () => schedulesByState(catalog, engine),
+      ownedPartitions: () => engine.ownedPartitions.length,
+      natsConnected: connection.isConnected,
+    });
+    // The store is loaded by now: health follows the NATS connection from here on.
+    const health = createGrpcHealth([SchedulerService.typeName], connection.isConnected());
+    onConnectionChange = (connected) => health.setServing(connected);
+    const interceptors = [metrics.interceptor];
+    const listener: Listener = await startListener({
+      host: config.listen.host,
+      port: config.listen.port,
+      connectRoutes: (router: ConnectRouter) => {
+        router.service(SchedulerService, impl);
+      },
+      connectOptions: { interceptors },
+      grpcServices: [
+        grpcServiceFromConnect(SchedulerService, impl, { interceptors }),
+        health.registration,
+        ...reflectionServices([SchedulerService], healthFileDescriptorProtos),
+      ],
+      httpRoutes: { "/metrics": metrics.route },
+      ready: connection.isConnected,
+      log,
+    });
+    log.info(
+      { address: `${listener.address.host}:${listener.address.port}` },
+      "listening (gRPC, Connect, gRPC-Web)",
+    );
+
+    let stopping: Promise<void> | undefined;
+    const stop = (orderly: boolean): Promise<void> => {
+      stopping ??= (async () => {
+        onConnectionChange = () => {};
+        health.setServing(false);
+        if (orderly) {
+          await listener.drain();
+          // Handing partitions over lets their fires in flight land and records progress, so
+          // the next owners start where this replica stopped, without waiting out a lease.
+          await leases.stop();
+          await engine.drain();
+        } else {
+          await listener.close();
+        }
+        await runCleanups(cleanups, log);
+      })();
+      return stopping;
+    };
+    return {
+      address: listener.address,
+      natsUrl: url,
+      engine,
+      drain: () => stop(true),
+      close: () => stop(false),
+    };
+  } catch (err) {
+    await runCleanups(cleanups, log);
+    throw err;
+  }
+}
+
+async function runCleanups(cleanups: (() => Promise<void>)[], log: Logger): Promise<void> {
+  for (const cleanup of cleanups.splice(0)) {
+    await cleanup().catch((err: unknown) => log.warn({ err }, "error while stopping"));
+  }
+}
+
+/** The configured NATS, or the embedded default: 127.0.0.1:4222, or a local nats-server. */
+async function resolveNats(
+  config: ChimeConfig,
+  log: Logger,
+): Promise<{ url: string; embedded: NatsServerProcess | undefined }> {
+  if (config.natsUrl !== undefined) return { url: config.natsUrl, embedded: undefined };
+  const url = `nats://${DEFAULT_NATS.host}:${DEFAULT_NATS.port}`;
+  if (await isPortOpen(DEFAULT_NATS.host, DEFAULT_NATS.port)) {
+    log.info({ nats: url }, "no --nats given; using the NATS server on the default port");
+    return { url, embedded: undefined };
+  }
+  const binary = findNatsServerBinary();
+  if (binary === null) {
+    throw new NatsMissingError(
+      `No NATS server answers at ${url} and no nats-server binary is on PATH: install nats-server (e.g. 'apt-get install nats-server' or 'brew install nats-server') or pass --nats <url>.`,
+    );
+  }
+  const storeDir = join(config.dataDir, "nats");
+  const embedded = await startNatsServer({ ...DEFAULT_NATS, storeDir, binary });
+  log.info({ nats: embedded.url, storeDir }, "started an embedded nats-server -js");
+  return { url: embedded.url, embedded };
+}
+
+interface ConnectionState {
+  readonly isConnected: () => boolean;
+}
+
+function trackConnection(
+  nc: NatsConnection,
+  log: Logger,
+  onChange: (connected: boolean) => void,
+): ConnectionState {
+  let connected = true;
+  void (async () => {
+    for await (const status of nc.status()) {
+      switch (status.type) {
+        case "disconnect":
+          connected = false;
+          onChange(false);
+          log.warn("NATS disconnected; fires wait until it is back");
+          break;
+        case "reconnect":
+          connected = true;
+          onChange(true);
+          log.info("NATS reconnected");
+          break;
+        default:
+          break;
+      }
+    }
+  })();
+  return { isConnected: () => connected && !nc.isClosed() };
+}
+
+/** Schedules this replica fires, by progress; the others as `not_owned`. */
+function schedulesByState(catalog: Catalog, engine: Engine): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const record of catalog.all()) {
+    const state = engine.progressOf(record.schedule.scheduleId)?.state ?? "not_owned";
+    counts.set(state, (counts.get(state) ?? 0) + 1);
+  }
+  return counts;
+}

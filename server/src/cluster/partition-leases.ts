@@ -1,0 +1,305 @@
+import { jetstream } from "@nats-io/jetstream";
+import { type KV, Kvm } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { Logger } from "pino";
+import { isWrongLastSequence } from "../store/store-errors.js";
+import { rendezvousOwner } from "./rendezvous.js";
+
+export interface LeaseOptions {
+  /** The KV bucket of leases and members; its entries expire after `ttlMs`. */
+  readonly bucket: string;
+  readonly replicaId: string;
+  readonly partitions: number;
+  /** How long a lease or a membership lasts unless renewed. */
+  readonly ttlMs: number;
+  /** How often leases and membership are renewed (and ownership reconsidered). */
+  readonly renewIntervalMs: number;
+  /**
+   * A lease counts as ours only until `sent + ttl - margin`, where `sent` is when the write that
+   * renewed it left: the margin covers clock-rate drift and a pause between the check and the
+   * publish it guards.
+   */
+  readonly marginMs: number;
+  readonly timeoutMs: number;
+}
+
+/** What the owner of partitions does as leases come and go (the engine). */
+export interface PartitionOwner {
+  /** The partition is ours until `validUntil`: load its schedules and fire them. */
+  acquired(partition: number, validUntil: number): Promise<void>;
+  renewed(partition: number, validUntil: number): void;
+  /** Hand the partition over: stop firing it, let its fires in flight land, record progress. */
+  release(partition: number): Promise<void>;
+  /** The lease is gone (someone else holds it): stop firing it at once. */
+  lost(partition: number): void;
+}
+
+interface HeldLease {
+  revision: number;
+  validUntil: number;
+}
+
+interface SeenLease {
+  readonly holder: string;
+  readonly revision: number;
+  /** Local time it was last written, as far as this replica heard. */
+  readonly seenAt: number;
+}
+
+const MEMBER = "m.";
+const LEASE = "l.";
+
+/**
+ * Partition ownership for a group of replicas: each announces itself with a membership key,
+ * partitions are spread by rendezvous hashing over the live members, and a partition's owner
+ * holds a lease key renewed by compare-and-set. Entries expire with the bucket's TTL (NATS 2.9
+ * has no per-key TTL), so a replica that dies loses its leases within one TTL.
+ */
+export class PartitionLeases {
+  private readonly members = new Map<string, number>();
+  private readonly seen = new Map<number, SeenLease>();
+  private readonly held = new Map<number, HeldLease>();
+  private readonly releasing = new Set<number>();
+  private readonly abort = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+  private watching: Promise<void> | undefined;
+
+  private constructor(
+    private readonly kv: KV,
+    private readonly options: LeaseOptions,
+    private readonly owner: PartitionOwner,
+    private readonly log: Logger,
+    private readonly now: () => number,
+  ) {}
+
+  static async open(
+    nc: NatsConnection,
+    options: LeaseOptions,
+    owner: PartitionOwner,
+    log: Logger,
+    now: () => number = Date.now,
+  ): Promise<PartitionLeases> {
+    const js = jetstream(nc, { timeout: options.timeoutMs });
+    const kv = await new Kvm(js).create(options.bucket, {
+      history: 1,
+      ttl: options.ttlMs,
+      storage: "file",
+      timeout: options.timeoutMs,
+    });
+    return new PartitionLeases(kv, options, owner, log, now);
+  }
+
+  /** Joins the group and starts taking its share of partitions. */
+  async start(): Promise<void> {
+    this.members.set(this.options.replicaId, this.now());
+    this.watching = this.follow();
+    await this.tick();
+    this.timer = setInterval(() => this.poke(), this.options.renewIntervalMs);
+  }
+
+  /** The replica holding a partition's lease, as far as this one knows. */
+  holderOf(partition: number): string | undefined {
+    if (this.held.has(partition)) return this.options.replicaId;
+    const lease = this.seen.get(partition);
+    if (lease === undefined || this.now() - lease.seenAt > this.options.ttlMs) return undefined;
+    return lease.holder;
+  }
+
+  get ownedCount(): number {
+    return this.held.size;
+  }
+
+  liveMembers(): string[] {
+    const now = this.now();
+    const live = [this.options.replicaId];
+    for (const [member, seenAt] of this.members) {
+      if (member !== this.options.replicaId && now - seenAt <= this.options.ttlMs)
+        live.push(member);
+    }
+    return live.sort();
+  }
+
+  /** Hands every partition over and leaves the group, so others take over at once. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    await this.ticking;
+    await Promise.all([...this.held.keys()].map((p) => this.releasePartition(p)));
+    await this.kv.delete(MEMBER + this.options.replicaId).catch(() => undefined);
+    this.abort.abort();
+    await this.watching;
+  }
+
+  /** Stops at once, as a crash would, without releasing anything. */
+  close(): void {
+    this.stopped = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.abort.abort();
+  }
+
+  private poke(): void {
+    if (this.stopped) return;
+    if (this.ticking !== undefined) {
+      this.again = true;
+      return;
+    }
+    this.ticking = this.tick().finally(() => {
+      this.ticking = undefined;
+      if (this.again) {
+        this.again = false;
+        this.poke();
+      }
+    });
+  }
+
+  private async tick(): Promise<void> {
+    const now = this.now();
+    const heartbeat = this.kv.put(MEMBER + this.options.replicaId, "").then(
+      () => undefined,
+      (err: unknown) => {
+        this.log.warn({ err }, "membership heartbeat failed");
+      },
+    );
+    const members = this.liveMembers();
+    const work: Promise<void>[] = [heartbeat];
+    for (let p = 0; p < this.options.partitions; p++) {
+      if (this.releasing.has(p)) continue;
+      const mine = this.held.get(p);
+      const desired = rendezvousOwner(p, members) === this.options.replicaId;
+      if (mine !== undefined) {
+        work.push(desired ? this.renew(p, mine, now) : this.releasePartition(p));
+      } else if (desired && this.isFree(p, now)) {
+        work.push(this.acquire(p, now));
+      } else if (desired && this.seen.get(p)?.holder === this.options.replicaId) {
+        // Held under our name by an earlier run of this replica (restarted with a fixed
+        // --replica-id): that run is gone, so take the lease over instead of waiting it out.
+        work.push(this.adopt(p, this.seen.get(p)?.revision ?? 0, now));
+      }
+    }
+    await Promise.all(work);
+  }
+
+  private isFree(partition: number, now: number): boolean {
+    const lease = this.seen.get(partition);
+    return lease === undefined || now - lease.seenAt > this.options.ttlMs;
+  }
+
+  private validUntil(sentAt: number): number {
+    return sentAt + this.options.ttlMs - this.options.marginMs;
+  }
+
+  private async acquire(partition: number, sentAt: number): Promise<void> {
+    let revision: number;
+    try {
+      revision = await this.kv.create(LEASE + partition, this.options.replicaId);
+    } catch (err) {
+      // Held by a replica whose lease has not expired yet: try again next tick.
+      if (!isWrongLastSequence(err)) this.log.warn({ err, partition }, "lease acquisition failed");
+      return;
+    }
+    const lease: HeldLease = { revision, validUntil: this.validUntil(sentAt) };
+    this.held.set(partition, lease);
+    this.log.debug({ partition }, "partition acquired");
+    try {
+      await this.owner.acquired(partition, lease.validUntil);
+    } catch (err) {
+      this.log.error({ err, partition }, "could not load the acquired partition; handing it back");
+      await this.releasePartition(partition);
+    }
+  }
+
+  private async adopt(partition: number, revision: number, sentAt: number): Promise<void> {
+    let next: number;
+    try {
+      next = await this.kv.update(LEASE + partition, this.options.replicaId, revision);
+    } catch (err) {
+      if (!isWrongLastSequence(err)) this.log.warn({ err, partition }, "lease adoption failed");
+      return;
+    }
+    const lease: HeldLease = { revision: next, validUntil: this.validUntil(sentAt) };
+    this.held.set(partition, lease);
+    await this.owner.acquired(partition, lease.validUntil).catch(async (err: unknown) => {
+      this.log.error({ err, partition }, "could not load the adopted partition; handing it back");
+      await this.releasePartition(partition);
+    });
+  }
+
+  private async renew(partition: number, lease: HeldLease, sentAt: number): Promise<void> {
+    try {
+      lease.revision = await this.kv.update(
+        LEASE + partition,
+        this.options.replicaId,
+        lease.revision,
+      );
+      lease.validUntil = this.validUntil(sentAt);
+      this.owner.renewed(partition, lease.validUntil);
+    } catch (err) {
+      if (isWrongLastSequence(err)) {
+        // It expired (we were stalled or cut off) and may be someone else's already.
+        this.held.delete(partition);
+        this.owner.lost(partition);
+        this.log.warn({ partition }, "partition lease lost");
+        return;
+      }
+      // NATS is slow or away: the lease lapses by itself unless a later renewal lands.
+      this.log.warn({ err, partition }, "lease renewal failed");
+    }
+  }
+
+  private async releasePartition(partition: number): Promise<void> {
+    const lease = this.held.get(partition);
+    if (lease === undefined || this.releasing.has(partition)) return;
+    this.releasing.add(partition);
+    try {
+      await this.owner.release(partition);
+      this.held.delete(partition);
+      await this.kv
+        .delete(LEASE + partition, { previousSeq: lease.revision })
+        .catch(() => undefined);
+      this.log.debug({ partition }, "partition released");
+    } finally {
+      this.releasing.delete(partition);
+    }
+  }
+
+  private async follow(): Promise<void> {
+    const iterator = await this.kv.watch({ include: "" });
+    const stop = (): void => iterator.stop();
+    this.abort.signal.addEventListener("abort", stop, { once: true });
+    try {
+      for await (const entry of iterator) {
+        const deleted = entry.operation !== "PUT";
+        // What was written before this replica watched is only as fresh as the server says.
+        const now = entry.isUpdate ? this.now() : Math.min(this.now(), entry.created.getTime());
+        if (entry.key.startsWith(MEMBER)) {
+          const member = entry.key.slice(MEMBER.length);
+          const known = this.members.has(member);
+          if (deleted) this.members.delete(member);
+          else this.members.set(member, now);
+          // A member that joins or leaves moves partitions: reconsider now, not at the next tick.
+          if (deleted || !known) this.poke();
+        } else if (entry.key.startsWith(LEASE)) {
+          const partition = Number(entry.key.slice(LEASE.length));
+          if (deleted) {
+            this.seen.delete(partition);
+            this.poke();
+          } else {
+            this.seen.set(partition, {
+              holder: entry.string(),
+              revision: entry.revision,
+              seenAt: now,
+            });
+          }
+        }
+      }
+    } catch (err) {
+      if (!this.abort.signal.aborted) this.log.error({ err }, "lease watch ended");
+    } finally {
+      this.abort.signal.removeEventListener("abort", stop);
+    }
+  }
+}

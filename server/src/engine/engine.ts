@@ -1,0 +1,566 @@
+import { clone } from "@bufbuild/protobuf";
+import { type Schedule, ScheduleSchema } from "@chime/sdk";
+import type { PubAck } from "@nats-io/jetstream";
+import type { Logger } from "pino";
+import type { PartitionOwner } from "../cluster/partition-leases.js";
+import { msOf, rfc3339, timestampOf } from "../proto-time.js";
+import { type Instant, planCatchup } from "../spec/index.js";
+import type { Catalog, CatalogObserver, CatalogRecord } from "../store/catalog.js";
+import type { ScheduleStore } from "../store/schedule-store.js";
+import { RevisionConflictError } from "../store/store-errors.js";
+import {
+  type FireTemplate,
+  FireTrigger,
+  fireHeaders,
+  fireMessageId,
+  fireTemplateOf,
+} from "./fire-message.js";
+import type { FirePublisher } from "./fire-publisher.js";
+import { deriveProgress, type Progress, ProgressState, reachedMaxFires } from "./progress.js";
+import { dueOf, nextNominal, planOf, type SchedulePlan } from "./schedule-plan.js";
+import { type Timed, TimerQueue } from "./timer-queue.js";
+
+export interface EngineOptions {
+  /** A recurring fire later than this is a misfire and follows the schedule's misfire policy. */
+  readonly misfireThresholdMs: number;
+  /** How often progress (watermarks, checkpoints) is written, in one batch. */
+  readonly checkpointIntervalMs: number;
+  /** The most fires one FIRE_ALL catch-up makes up. */
+  readonly maxCatchupFires: number;
+}
+
+/** What the engine tells of one fire once JetStream has stored it. */
+export interface FireReport {
+  readonly scheduleId: string;
+  readonly trigger: FireTrigger;
+  readonly nominal: Instant;
+  readonly firedAt: Instant;
+  readonly ackedAt: Instant;
+  readonly ack: PubAck;
+}
+
+export interface EngineHooks {
+  fired?(report: FireReport): void;
+}
+
+export interface ManualFire {
+  readonly firedAt: Instant;
+  readonly messageId: string;
+  readonly streamSequence: number;
+}
+
+/** A schedule as the engine holds it. */
+interface Entry extends Timed {
+  readonly id: string;
+  readonly partition: number;
+  revision: number;
+  schedule: Schedule;
+  readonly plan: SchedulePlan;
+  readonly template: FireTemplate;
+  state: ProgressState;
+  fireCount: number;
+  manualFires: number;
+  lastFireAt: Instant | undefined;
+  progressAt: Instant;
+  nextNominal: Instant | undefined;
+}
+
+/** A publish awaiting its ack: the watermark may not pass its due instant until it lands. */
+interface InFlight extends Timed {
+  readonly partition: number;
+}
+
+export class UnknownScheduleError extends Error {
+  override readonly name = "UnknownScheduleError";
+}
+
+// setTimeout takes at most a 32-bit delay; a far timer is simply re-armed when it wakes.
+const MAX_TIMER_MS = 60_000;
+
+/**
+ * The firing engine: one timer armed for the earliest due schedule of a heap, publishes
+ * pipelined through the FirePublisher, and progress recorded in batches (a watermark per
+ * partition, and a checkpoint only for schedules whose progress left their timetable).
+ */
+export class Engine implements CatalogObserver, PartitionOwner {
+  private readonly entries = new Map<string, Entry>();
+  /** Partitions this replica holds the lease of, and until when the lease is surely ours. */
+  private readonly owned = new Map<number, number>();
+  private readonly inFlightByPartition = new Map<number, number>();
+  private readonly partitionIdle = new Map<number, (() => void)[]>();
+  private readonly queue = new TimerQueue<Entry>();
+  private readonly inFlight = new TimerQueue<InFlight>();
+  private readonly dirtyPartitions = new Set<number>();
+  private readonly checkpoints = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private timerDue = Number.POSITIVE_INFINITY;
+  private pumpScheduled = false;
+  private running = false;
+  private checkpointTimer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+
+  constructor(
+    private readonly catalog: Catalog,
+    private readonly store: ScheduleStore,
+    private readonly publisher: FirePublisher,
+    private readonly options: EngineOptions,
+    private readonly log: Logger,
+    private readonly hooks: EngineHooks = {},
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Follows the catalog and starts firing the partitions it is handed. */
+  start(): void {
+    this.catalog.observe(this);
+    this.running = true;
+    this.checkpointTimer = setInterval(() => void this.flush(), this.options.checkpointIntervalMs);
+    this.checkpointTimer.unref();
+    this.pump();
+  }
+
+  get scheduleCount(): number {
+    return this.entries.size;
+  }
+
+  get dueCount(): number {
+    return this.queue.size;
+  }
+
+  /** Where a schedule stands now, or undefined when the engine does not hold it. */
+  progressOf(id: string): Progress | undefined {
+    const entry = this.entries.get(id);
+    if (entry === undefined) return undefined;
+    return {
+      state: entry.state,
+      fireCount: entry.fireCount,
+      manualFires: entry.manualFires,
+      lastFireAt: entry.lastFireAt,
+      progressAt: entry.progressAt,
+      nextNominal: entry.nextNominal,
+      nextDue: entry.state === ProgressState.active ? entry.due : undefined,
+    };
+  }
+
+  /** The next `count` due instants of an active schedule. */
+  upcoming(id: string, count: number): Instant[] {
+    const entry = this.entries.get(id);
+    if (entry === undefined || entry.state !== ProgressState.active) return [];
+    const dues: Instant[] = [];
+    let fires = entry.fireCount;
+    const manual = entry.manualFires;
+    let nominal = entry.nextNominal;
+    while (nominal !== undefined && dues.length < count) {
+      if (reachedMaxFires(entry.plan, fires, manual)) break;
+      dues.push(dueOf(entry.plan, nominal));
+      fires++;
+      nominal = nextNominal(entry.plan, nominal) ?? undefined;
+    }
+    return dues;
+  }
+
+  /** Publishes one fire of the schedule now, outside its timetable. */
+  async trigger(id: string): Promise<ManualFire> {
+    const entry = this.entries.get(id);
+    const firedAt = this.now();
+    if (entry === undefined || !this.holds(entry.partition, firedAt))
+      throw new UnknownScheduleError(id);
+    entry.manualFires++;
+    const ack = await this.publish(entry, firedAt, firedAt, FireTrigger.manual, firedAt);
+    this.checkpoints.add(id);
+    return {
+      firedAt,
+      messageId: fireMessageId(id, firedAt),
+      streamSequence: ack.seq,
+    };
+  }
+
+  /** Stops starting fires, lets those in flight land, and records progress. */
+  async drain(): Promise<void> {
+    this.stopTimers();
+    await this.publisher.whenIdle();
+    await this.flush();
+    await this.flushing;
+  }
+
+  /** Stops at once; fires in flight are not waited for. */
+  close(): void {
+    this.stopTimers();
+    this.publisher.stop();
+  }
+
+  get ownedPartitions(): number[] {
+    return [...this.owned.keys()].sort((a, b) => a - b);
+  }
+
+  async acquired(partition: number, validUntil: number): Promise<void> {
+    // Start from the newest state of the store (the last owner's final watermark included).
+    await this.catalog.waitForRevision(await this.store.lastRevision());
+    this.owned.set(partition, validUntil);
+    for (const record of this.catalog.all()) {
+      if (record.schedule.partition === partition) this.admit(record);
+    }
+    this.schedulePump();
+  }
+
+  renewed(partition: number, validUntil: number): void {
+    if (this.owned.has(partition)) this.owned.set(partition, validUntil);
+  }
+
+  async release(partition: number): Promise<void> {
+    if (!this.owned.has(partition)) return;
+    const now = this.now();
+    this.owned.delete(partition);
+    const earliestQueued = this.dropEntries(partition);
+    await this.partitionIdleFor(partition);
+    // Every fire of the partition due before its earliest unstarted one has landed now.
+    const watermark = {
+      dueAt: Math.min(now, earliestQueued - 1),
+      revision: this.catalog.appliedRevision,
+    };
+    this.dirtyPartitions.delete(partition);
+    await this.store.putWatermark(partition, watermark).catch((err: unknown) => {
+      this.log.warn(
+        { err, partition },
+        "final watermark write failed; the next owner repeats a few fires",
+      );
+    });
+  }
+
+  lost(partition: number): void {
+    this.owned.delete(partition);
+    this.dirtyPartitions.delete(partition);
+    this.dropEntries(partition);
+  }
+
+  /** Forgets a partition's schedules; returns the earliest due instant among them. */
+  private dropEntries(partition: number): number {
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const entry of this.entries.values()) {
+      if (entry.partition !== partition) continue;
+      if (this.queue.has(entry)) earliest = Math.min(earliest, entry.due);
+      this.queue.delete(entry);
+      this.entries.delete(entry.id);
+      this.checkpoints.delete(entry.id);
+    }
+    return earliest;
+  }
+
+  private partitionIdleFor(partition: number): Promise<void> {
+    if ((this.inFlightByPartition.get(partition) ?? 0) === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const waiters = this.partitionIdle.get(partition) ?? [];
+      waiters.push(resolve);
+      this.partitionIdle.set(partition, waiters);
+    });
+  }
+
+  /** True while this replica may fire the partition: its lease cannot have passed on yet. */
+  private holds(partition: number, now: number): boolean {
+    const validUntil = this.owned.get(partition);
+    return validUntil !== undefined && now < validUntil;
+  }
+
+  scheduleChanged(id: string, record: CatalogRecord | null): void {
+    if (record === null) {
+      const entry = this.entries.get(id);
+      if (entry !== undefined) {
+        this.queue.delete(entry);
+        this.entries.delete(id);
+        this.checkpoints.delete(id);
+      }
+      return;
+    }
+    const existing = this.entries.get(id);
+    if (existing !== undefined && sameTimetable(existing.schedule, record.schedule)) {
+      // A checkpoint (ours) or a change that leaves the timetable alone: what the engine
+      // counted since is at least as far along as the record.
+      existing.revision = record.revision;
+      existing.schedule = record.schedule;
+      return;
+    }
+    if (existing !== undefined) this.queue.delete(existing);
+    if (!this.owned.has(record.schedule.partition)) return;
+    // A pause or resume written from a count read a moment earlier may miss a fire that
+    // started since: the engine's own count is the truth for the same definition.
+    const sameDefinition =
+      existing !== undefined &&
+      msOf(existing.schedule.definedAt) === msOf(record.schedule.definedAt);
+    this.admit(record, sameDefinition ? existing : undefined);
+    this.schedulePump();
+  }
+
+  private admit(record: CatalogRecord, carried?: Entry): void {
+    const { schedule, revision } = record;
+    let plan: SchedulePlan;
+    try {
+      plan = planOf(schedule);
+    } catch (err) {
+      this.log.error({ err, scheduleId: schedule.scheduleId }, "stored schedule cannot be planned");
+      return;
+    }
+    const watermark = this.catalog.watermark(schedule.partition);
+    const known = watermark !== undefined && revision <= watermark.revision;
+    const progress = deriveProgress(schedule, plan, known ? watermark.dueAt : undefined);
+    const entry: Entry = {
+      id: schedule.scheduleId,
+      partition: schedule.partition,
+      revision,
+      schedule,
+      plan,
+      template: fireTemplateOf(schedule),
+      state: progress.state,
+      fireCount: progress.fireCount,
+      manualFires: progress.manualFires,
+      lastFireAt: progress.lastFireAt,
+      progressAt: progress.progressAt,
+      nextNominal: progress.nextNominal,
+      due: 0,
+      queueIndex: -1,
+    };
+    if (carried !== undefined && carried.fireCount > entry.fireCount) {
+      entry.fireCount = carried.fireCount;
+      entry.manualFires = Math.max(entry.manualFires, carried.manualFires);
+      entry.lastFireAt = carried.lastFireAt;
+      this.checkpoints.add(entry.id);
+    }
+    this.entries.set(entry.id, entry);
+    if (progress.nextDue !== undefined) this.queue.set(entry, progress.nextDue);
+  }
+
+  private schedulePump(): void {
+    if (this.pumpScheduled || !this.running) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  /** Starts every due fire the publish window has room for, then arms the timer. */
+  private pump(): void {
+    if (!this.running) return;
+    const now = this.now();
+    while (this.publisher.room > 0) {
+      const entry = this.queue.popDue(now);
+      if (entry === undefined) break;
+      if (!this.holds(entry.partition, now)) {
+        // The lease may have passed to another replica (we were paused or cut off): fire
+        // nothing more of this partition until it is acquired again.
+        this.log.warn({ partition: entry.partition }, "lease not current; partition suspended");
+        this.lost(entry.partition);
+        continue;
+      }
+      this.fireDue(entry, now);
+    }
+    this.arm(now);
+  }
+
+  private arm(now: number): void {
+    const next = this.queue.peek();
+    if (next === undefined || this.publisher.room <= 0) {
+      // Nothing due, or the window is full: a landing publish pumps again.
+      this.disarm();
+      return;
+    }
+    if (this.timer !== undefined && this.timerDue === next.due) return;
+    this.disarm();
+    this.timerDue = next.due;
+    const delay = Math.min(Math.max(next.due - now, 0), MAX_TIMER_MS);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerDue = Number.POSITIVE_INFINITY;
+      this.pump();
+    }, delay);
+  }
+
+  private disarm(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerDue = Number.POSITIVE_INFINITY;
+  }
+
+  private fireDue(entry: Entry, now: number): void {
+    const nominal = entry.nextNominal;
+    if (nominal === undefined) return;
+    // Late measured from when the schedule could first have fired: a one-shot created with an
+    // `at` already past is on time when it fires at once, not a made-up fire.
+    const since = Math.max(entry.due, msOf(entry.schedule.definedAt) ?? entry.due);
+    const late = now - since > this.options.misfireThresholdMs;
+    if (late && !entry.plan.oneShot) {
+      this.catchUp(entry, nominal, now);
+      return;
+    }
+    void this.publish(
+      entry,
+      nominal,
+      entry.due,
+      late ? FireTrigger.catchup : FireTrigger.schedule,
+      now,
+    ).catch(() => undefined);
+    this.advance(entry, nominal);
+  }
+
+  /** The schedule missed occurrences: its misfire policy says which are made up. */
+  private catchUp(entry: Entry, oldest: Instant, now: number): void {
+    const { plan } = entry;
+    const windowStart = Math.max(oldest - 1, now - plan.catchupWindowMs);
+    const missed = plan.timetable.occurrencesBetween(windowStart, now, 100_000);
+    // The oldest may be run_immediately's occurrence, which the timetable itself lacks.
+    if (windowStart < oldest && missed[0] !== oldest) missed.unshift(oldest);
+    const decision = planCatchup({
+      missed,
+      now,
+      policy: plan.misfirePolicy,
+      catchupWindowMs: plan.catchupWindowMs,
+      maxCatchupFires: this.options.maxCatchupFires,
+    });
+    for (const nominal of decision.fire) {
+      if (reachedMaxFires(plan, entry.fireCount, entry.manualFires)) break;
+      void this.publish(entry, nominal, dueOf(plan, nominal), FireTrigger.catchup, now).catch(
+        () => undefined,
+      );
+    }
+    this.log.info(
+      { scheduleId: entry.id, missed: missed.length, made_up: decision.fire.length },
+      "misfire: caught up per policy",
+    );
+    this.advance(entry, now);
+    this.checkpoints.add(entry.id);
+  }
+
+  /** Moves the schedule past `after` and queues its next occurrence, if any. */
+  private advance(entry: Entry, after: Instant): void {
+    entry.progressAt = after;
+    const reachedMax = reachedMaxFires(entry.plan, entry.fireCount, entry.manualFires);
+    const next = reachedMax ? null : nextNominal(entry.plan, after);
+    if (next === null) {
+      entry.state = ProgressState.completed;
+      entry.nextNominal = undefined;
+      return;
+    }
+    entry.nextNominal = next;
+    this.queue.set(entry, dueOf(entry.plan, next));
+  }
+
+  private publish(
+    entry: Entry,
+    nominal: Instant,
+    due: Instant,
+    trigger: FireTrigger,
+    firedAt: Instant,
+  ): Promise<PubAck> {
+    entry.fireCount++;
+    entry.lastFireAt = nominal;
+    const seq = entry.fireCount;
+    const flight: InFlight = { due, queueIndex: -1, partition: entry.partition };
+    this.inFlight.set(flight, due);
+    this.inFlightByPartition.set(
+      flight.partition,
+      (this.inFlightByPartition.get(flight.partition) ?? 0) + 1,
+    );
+    const { template } = entry;
+    const promise = this.publisher.publish({
+      subject: template.subject,
+      payload: template.payload,
+      headers: fireHeaders(template, nominal, firedAt, seq, trigger),
+      messageId: fireMessageId(template.scheduleId, nominal),
+      // Chime-Fired-At says when the message was really published, also after retries.
+      beforeRetry: (headers) => headers.set("Chime-Fired-At", rfc3339(this.now())),
+    });
+    promise.then(
+      (ack) => {
+        this.landed(flight);
+        if (this.owned.has(flight.partition)) this.dirtyPartitions.add(flight.partition);
+        this.hooks.fired?.({
+          scheduleId: template.scheduleId,
+          trigger,
+          nominal,
+          firedAt,
+          ackedAt: this.now(),
+          ack,
+        });
+        this.schedulePump();
+      },
+      () => {
+        // Only a stopped publisher gives up; the fire stays below the watermark, so
+        // whoever owns the partition next publishes it again.
+        this.landed(flight);
+      },
+    );
+    return promise;
+  }
+
+  private landed(flight: InFlight): void {
+    this.inFlight.delete(flight);
+    const left = (this.inFlightByPartition.get(flight.partition) ?? 1) - 1;
+    this.inFlightByPartition.set(flight.partition, left);
+    if (left === 0) {
+      for (const resolve of this.partitionIdle.get(flight.partition) ?? []) resolve();
+      this.partitionIdle.delete(flight.partition);
+    }
+  }
+
+  /** Writes the progress gathered since the last flush, as one batch. */
+  private flush(): Promise<void> {
+    if (this.flushing !== undefined) return this.flushing;
+    if (this.dirtyPartitions.size === 0 && this.checkpoints.size === 0) return Promise.resolve();
+    this.flushing = this.writeProgress().finally(() => {
+      this.flushing = undefined;
+    });
+    return this.flushing;
+  }
+
+  private async writeProgress(): Promise<void> {
+    const now = this.now();
+    const queued = this.queue.peek();
+    const flying = this.inFlight.peek();
+    let dueAt = now;
+    if (queued !== undefined) dueAt = Math.min(dueAt, queued.due - 1);
+    if (flying !== undefined) dueAt = Math.min(dueAt, flying.due - 1);
+    const watermark = { dueAt, revision: this.catalog.appliedRevision };
+    // Only partitions whose lease is surely ours: a stale owner must not write progress.
+    const partitions = [...this.dirtyPartitions].filter((p) => this.holds(p, now));
+    this.dirtyPartitions.clear();
+    const ids = [...this.checkpoints];
+    this.checkpoints.clear();
+    const writes: Promise<unknown>[] = partitions.map((p) =>
+      this.store.putWatermark(p, watermark).catch((err: unknown) => {
+        this.dirtyPartitions.add(p);
+        this.log.warn({ err, partition: p }, "watermark write failed; will retry");
+      }),
+    );
+    for (const id of ids) {
+      const entry = this.entries.get(id);
+      if (entry !== undefined) writes.push(this.checkpoint(entry));
+    }
+    await Promise.all(writes);
+  }
+
+  private async checkpoint(entry: Entry): Promise<void> {
+    const schedule = clone(ScheduleSchema, entry.schedule);
+    schedule.fireCount = BigInt(entry.fireCount);
+    schedule.manualFireCount = BigInt(entry.manualFires);
+    schedule.lastFireAt = timestampOf(entry.lastFireAt);
+    schedule.progressAt = timestampOf(entry.progressAt);
+    try {
+      await this.store.update(schedule, entry.revision);
+    } catch (err) {
+      // A newer definition carries progress of its own: nothing to record.
+      if (err instanceof RevisionConflictError) return;
+      this.checkpoints.add(entry.id);
+      this.log.warn({ err, scheduleId: entry.id }, "checkpoint failed; will retry");
+    }
+  }
+
+  private stopTimers(): void {
+    this.running = false;
+    this.disarm();
+    if (this.checkpointTimer !== undefined) clearInterval(this.checkpointTimer);
+    this.checkpointTimer = undefined;
+  }
+}
+
+/** True when `next` keeps `current`'s timetable and state (a checkpoint, say). */
+function sameTimetable(current: Schedule, next: Schedule): boolean {
+  return current.state === next.state && msOf(current.definedAt) === msOf(next.definedAt);
+}

@@ -1,0 +1,56 @@
+import type { Schedule } from "@chime/sdk";
+import { type MsgHdrs, headers as natsHeaders } from "@nats-io/nats-core";
+import { rfc3339 } from "../proto-time.js";
+
+export const FireTrigger = {
+  schedule: "schedule",
+  catchup: "catchup",
+  manual: "manual",
+} as const;
+export type FireTrigger = (typeof FireTrigger)[keyof typeof FireTrigger];
+
+/** What every fire of a schedule shares, prepared once rather than on every fire. */
+export interface FireTemplate {
+  readonly scheduleId: string;
+  readonly subject: string;
+  readonly payload: Uint8Array;
+  /** Fixed headers: the schedule's name, content type and user headers. */
+  readonly fixed: readonly (readonly [string, string])[];
+}
+
+export function fireTemplateOf(schedule: Schedule): FireTemplate {
+  const fixed: [string, string][] = [];
+  if (schedule.name !== "") fixed.push(["Chime-Schedule-Name", schedule.name]);
+  if (schedule.contentType !== "") fixed.push(["Content-Type", schedule.contentType]);
+  for (const [name, value] of Object.entries(schedule.headers)) fixed.push([name, value]);
+  return {
+    scheduleId: schedule.scheduleId,
+    subject: schedule.subject,
+    payload: schedule.payload,
+    fixed,
+  };
+}
+
+/** `<schedule id>:<nominal Unix ms>`: the same fire gets the same id on every replica. */
+export function fireMessageId(scheduleId: string, nominal: number): string {
+  return `${scheduleId}:${nominal}`;
+}
+
+/** The headers of one fire, as the wire contract in DESIGN.md lists them. */
+export function fireHeaders(
+  template: FireTemplate,
+  nominal: number,
+  firedAt: number,
+  seq: number,
+  trigger: FireTrigger,
+): MsgHdrs {
+  const h = natsHeaders();
+  h.set("Nats-Msg-Id", fireMessageId(template.scheduleId, nominal));
+  h.set("Chime-Schedule-Id", template.scheduleId);
+  h.set("Chime-Scheduled-At", rfc3339(nominal));
+  h.set("Chime-Fired-At", rfc3339(firedAt));
+  h.set("Chime-Fire-Seq", String(seq));
+  h.set("Chime-Trigger", trigger);
+  for (const [name, value] of template.fixed) h.set(name, value);
+  return h;
+}

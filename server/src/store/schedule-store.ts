@@ -1,0 +1,245 @@
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { type Schedule, ScheduleSchema } from "@chime/sdk";
+import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
+import { type KV, Kvm } from "@nats-io/kv";
+import { headers, type NatsConnection } from "@nats-io/nats-core";
+import { isWrongLastSequence, PartitionCountError, RevisionConflictError } from "./store-errors.js";
+import { parseStoreKey, partitionOf, StoreKey } from "./store-keys.js";
+import { decodeWatermark, encodeWatermark, type Watermark } from "./watermark.js";
+
+export interface ScheduleStoreOptions {
+  /** The KV bucket's name. */
+  readonly bucket: string;
+  /** Partitions to create the bucket with; an existing bucket keeps the count it was made with. */
+  readonly partitions: number;
+  /** Stream replicas of the bucket (1 on a single server). */
+  readonly replicas: number;
+  /** How long one store request may take before it fails. */
+  readonly timeoutMs: number;
+}
+
+/** One change of the bucket, as a watch delivers it, in revision order. */
+export type StoreChange =
+  | {
+      readonly kind: "schedule";
+      readonly id: string;
+      readonly partition: number;
+      readonly revision: number;
+      /** null: the schedule was deleted. */
+      readonly schedule: Schedule | null;
+    }
+  | {
+      readonly kind: "name";
+      readonly name: string;
+      readonly revision: number;
+      /** null: the name was released. */
+      readonly id: string | null;
+    }
+  | {
+      readonly kind: "watermark";
+      readonly partition: number;
+      readonly revision: number;
+      readonly watermark: Watermark | null;
+    }
+  | { readonly kind: "other"; readonly revision: number };
+
+export interface NameClaim {
+  readonly id: string;
+  readonly revision: number;
+}
+
+const KV_OPERATION_HEADER = "KV-Operation";
+const EXPECTED_LAST_SUBJECT_SEQUENCE = "Nats-Expected-Last-Subject-Sequence";
+
+/**
+ * Schedules in a JetStream key-value bucket: protobuf-binary values, compare-and-set on
+ * revisions, and a watch that replays the bucket and then follows it.
+ */
+export class ScheduleStore {
+  private constructor(
+    private readonly kv: KV,
+    private readonly js: JetStreamClient,
+    private readonly bucket: string,
+    readonly partitions: number,
+  ) {}
+
+  /** Creates the bucket if it is missing, then opens it. */
+  static async open(nc: NatsConnection, options: ScheduleStoreOptions): Promise<ScheduleStore> {
+    const js = jetstream(nc, { timeout: options.timeoutMs });
+    const kv = await new Kvm(js).create(options.bucket, {
+      history: 1,
+      replicas: options.replicas,
+      storage: "file",
+      timeout: options.timeoutMs,
+    });
+    const partitions = await ScheduleStore.fixPartitionCount(kv, options.partitions);
+    return new ScheduleStore(kv, js, options.bucket, partitions);
+  }
+
+  private static async fixPartitionCount(kv: KV, wanted: number): Promise<number> {
+    const existing = await kv.get(StoreKey.partitions);
+    if (existing && existing.operation === "PUT") {
+      const stored = Number(existing.string());
+      if (!Number.isInteger(stored) || stored < 1) {
+        throw new PartitionCountError(
+          `the store's partition count "${existing.string()}" is not valid`,
+        );
+      }
+      return stored;
+    }
+    try {
+      await kv.create(StoreKey.partitions, String(wanted));
+      return wanted;
+    } catch (err) {
+      if (!isWrongLastSequence(err)) throw err;
+      // Another replica created the bucket at the same moment: its count is the one.
+      return ScheduleStore.fixPartitionCount(kv, wanted);
+    }
+  }
+
+  partitionOf(id: string): number {
+    return partitionOf(id, this.partitions);
+  }
+
+  /** Stores a new schedule; its id must not be in use. */
+  async create(schedule: Schedule): Promise<number> {
+    const key = StoreKey.schedule(schedule.partition, schedule.scheduleId);
+    try {
+      // Ids are new, so no earlier entry (not even a delete marker) can be in the way.
+      return await this.kv.put(key, toBinary(ScheduleSchema, schedule), { previousSeq: 0 });
+    } catch (err) {
+      if (isWrongLastSequence(err)) throw new RevisionConflictError(key, { cause: err });
+      throw err;
+    }
+  }
+
+  /** Replaces a schedule if it is still at `revision`. */
+  async update(schedule: Schedule, revision: number): Promise<number> {
+    const key = StoreKey.schedule(schedule.partition, schedule.scheduleId);
+    try {
+      return await this.kv.update(key, toBinary(ScheduleSchema, schedule), revision);
+    } catch (err) {
+      if (isWrongLastSequence(err)) throw new RevisionConflictError(key, { cause: err });
+      throw err;
+    }
+  }
+
+  /** Deletes a schedule if it is still at `revision`; returns the deletion's revision. */
+  async delete(partition: number, id: string, revision: number): Promise<number> {
+    return this.deleteKey(StoreKey.schedule(partition, id), revision);
+  }
+
+  async get(
+    partition: number,
+    id: string,
+  ): Promise<{ schedule: Schedule; revision: number } | null> {
+    const entry = await this.kv.get(StoreKey.schedule(partition, id));
+    if (entry?.operation !== "PUT") return null;
+    return { schedule: fromBinary(ScheduleSchema, entry.value), revision: entry.revision };
+  }
+
+  /** Takes a name for an id; returns null when the name is taken (see `readName`). */
+  async claimName(name: string, id: string): Promise<number | null> {
+    // kv.create() would follow a timed-out write with a read that waits out a second
+    // timeout; this is one compare-and-set, plus one more over a released name's marker.
+    const key = StoreKey.name(name);
+    try {
+      return await this.kv.put(key, id, { previousSeq: 0 });
+    } catch (err) {
+      if (!isWrongLastSequence(err)) throw err;
+    }
+    const entry = await this.kv.get(key);
+    if (entry === null || entry.operation === "PUT") return null;
+    try {
+      return await this.kv.put(key, id, { previousSeq: entry.revision });
+    } catch (err) {
+      if (isWrongLastSequence(err)) return null;
+      throw err;
+    }
+  }
+
+  async readName(name: string): Promise<NameClaim | null> {
+    const entry = await this.kv.get(StoreKey.name(name));
+    if (entry?.operation !== "PUT") return null;
+    return { id: entry.string(), revision: entry.revision };
+  }
+
+  async releaseName(name: string, revision: number): Promise<number> {
+    return this.deleteKey(StoreKey.name(name), revision);
+  }
+
+  async putWatermark(partition: number, watermark: Watermark): Promise<number> {
+    return this.kv.put(StoreKey.watermark(partition), encodeWatermark(watermark));
+  }
+
+  /** The revision of the newest change in the bucket (0 when it is empty). */
+  async lastRevision(): Promise<number> {
+    const status = await this.kv.status();
+    return status.streamInfo.state.last_seq;
+  }
+
+  /**
+   * Every current key, then every change as it happens, in revision order. The watch
+   * survives reconnects (it is an ordered consumer that resumes where it was).
+   */
+  async *watch(signal: AbortSignal): AsyncGenerator<StoreChange> {
+    const iterator = await this.kv.watch({ include: "" });
+    const stop = (): void => iterator.stop();
+    signal.addEventListener("abort", stop, { once: true });
+    try {
+      for await (const entry of iterator) {
+        const deleted = entry.operation !== "PUT";
+        const key = parseStoreKey(entry.key);
+        switch (key.kind) {
+          case "schedule":
+            yield {
+              kind: "schedule",
+              id: key.id,
+              partition: key.partition,
+              revision: entry.revision,
+              schedule: deleted ? null : fromBinary(ScheduleSchema, entry.value),
+            };
+            break;
+          case "name":
+            yield {
+              kind: "name",
+              name: key.name,
+              revision: entry.revision,
+              id: deleted ? null : entry.string(),
+            };
+            break;
+          case "watermark":
+            yield {
+              kind: "watermark",
+              partition: key.partition,
+              revision: entry.revision,
+              watermark: deleted ? null : decodeWatermark(entry.value),
+            };
+            break;
+          default:
+            // Still counted: readers wait for revisions, and this one has arrived.
+            yield { kind: "other", revision: entry.revision };
+            break;
+        }
+      }
+    } finally {
+      signal.removeEventListener("abort", stop);
+      iterator.stop();
+    }
+  }
+
+  // kv.delete() does not return the revision of the deletion, which callers need to know
+  // when every replica has seen it; this publishes the same delete marker and keeps the ack.
+  private async deleteKey(key: string, revision: number): Promise<number> {
+    const h = headers();
+    h.set(KV_OPERATION_HEADER, "DEL");
+    h.set(EXPECTED_LAST_SUBJECT_SEQUENCE, String(revision));
+    try {
+      const ack = await this.js.publish(`$KV.${this.bucket}.${key}`, undefined, { headers: h });
+      return ack.seq;
+    } catch (err) {
+      if (isWrongLastSequence(err)) throw new RevisionConflictError(key, { cause: err });
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,241 @@
+/**
+ * Shared pieces of the benchmark suite (test/bench/run.ts): the figure printer, percentiles,
+ * process memory and disk readings, the JetStream ceiling, the lateness consumer, and a pool
+ * of concurrent gRPC calls.
+ */
+
+import { readdir, readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { jetstream, jetstreamManager, StorageType } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { type ChimeProcess, startChimeProcess } from "../harness/chime.js";
+import { createGrpcJsClient, type GrpcJsClient } from "../harness/grpc-js-client.js";
+import { startTestNats, type TestNats } from "../harness/nats-server.js";
+
+/** One figure, printed as one JSON line. */
+export interface Figure {
+  bench: string;
+  metric: string;
+  value: number;
+  unit: string;
+  ceiling?: number;
+  ratio?: number;
+  [extra: string]: unknown;
+}
+
+export const figures: Figure[] = [];
+
+export function emit(figure: Figure): void {
+  const out: Figure = { ...figure, value: round(figure.value) };
+  if (figure.ceiling !== undefined) {
+    out.ceiling = round(figure.ceiling);
+    out.ratio = round(figure.value / figure.ceiling, 3);
+  }
+  figures.push(out);
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+}
+
+export function round(n: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
+export function percentile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+}
+
+export function summary(samples: readonly number[]): { p50: number; p99: number; max: number } {
+  const sorted = Float64Array.from(samples).sort();
+  return {
+    p50: percentile(Array.from(sorted), 0.5),
+    p99: percentile(Array.from(sorted), 0.99),
+    max: sorted.length === 0 ? Number.NaN : (sorted[sorted.length - 1] as number),
+  };
+}
+
+export const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+
+/** Resident set size of a process, from /proc/<pid>/status (VmRSS), in bytes. */
+export async function rssBytes(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  const kb = /VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1];
+  if (kb === undefined) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(kb) * 1024;
+}
+
+/** Bytes of the files under a directory. */
+export async function dirBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) total += await dirBytes(path);
+    else if (entry.isFile()) total += (await stat(path)).size;
+  }
+  return total;
+}
+
+/** 200 bytes, the payload of every benchmark schedule and ceiling message. */
+export const PAYLOAD = Buffer.alloc(200, "x");
+
+/** A nats-server -js (file storage, temporary store) and one Chime child process. */
+export interface Stack {
+  nats: TestNats;
+  chime: ChimeProcess;
+  grpc: GrpcJsClient;
+  stop(): Promise<void>;
+}
+
+export async function startStack(natsUrl?: TestNats): Promise<Stack> {
+  const nats = natsUrl ?? (await startTestNats());
+  let chime: ChimeProcess;
+  try {
+    chime = await startChimeProcess(nats.url, { logLevel: "warn" });
+  } catch (err) {
+    await nats.stop();
+    throw err;
+  }
+  const grpc = createGrpcJsClient(`127.0.0.1:${chime.port}`);
+  return {
+    nats,
+    chime,
+    grpc,
+    stop: async () => {
+      grpc.close();
+      await chime.stop().catch(() => undefined);
+      await nats.stop();
+    },
+  };
+}
+
+/**
+ * The JetStream ceiling: a plain client publishes `count` 200-byte messages, each with a
+ * Nats-Msg-Id, `window` publishes in flight, to a file-storage stream of its own on the
+ * same nats-server. Returns messages/s (the first tenth is a warm-up, not counted).
+ */
+export async function measureCeiling(natsUrl: string, count: number, window = 1024) {
+  const nc = await connect({ servers: natsUrl });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const name = `CEILING_${Date.now()}`;
+    await jsm.streams.add({ name, subjects: [`${name}.>`], storage: StorageType.File });
+    const js = jetstream(nc);
+    const subject = `${name}.x`;
+    const warmup = Math.floor(count / 10);
+    const publishAll = async (from: number, to: number): Promise<void> => {
+      let next = from;
+      const worker = async (): Promise<void> => {
+        while (next < to) {
+          const i = next++;
+          await js.publish(subject, PAYLOAD, { msgID: `m-${i}` });
+        }
+      };
+      await Promise.all(Array.from({ length: window }, worker));
+    };
+    await publishAll(0, warmup);
+    const started = performance.now();
+    await publishAll(warmup, count);
+    const elapsed = (performance.now() - started) / 1000;
+    await jsm.streams.delete(name);
+    return (count - warmup) / elapsed;
+  } finally {
+    await nc.close();
+  }
+}
+
+/** A fire as the lateness consumer saw it: receipt and nominal time, in ms since the epoch. */
+export interface Receipt {
+  receivedAt: number;
+  scheduledAt: number;
+  subject: string;
+}
+
+/**
+ * A JetStream (ordered) consumer in the bench process, separate from Chime, recording for
+ * each task message its receipt time and Chime-Scheduled-At.
+ */
+export async function consumeFires(natsUrl: string, filter: string) {
+  const nc = await connect({ servers: natsUrl });
+  const jsm = await jetstreamManager(nc);
+  for (let i = 0; ; i++) {
+    try {
+      await jsm.streams.info("CHIME_TASKS");
+      break;
+    } catch (err) {
+      if (i > 200) throw err;
+      await sleep(50);
+    }
+  }
+  const consumer = await jetstream(nc).consumers.get("CHIME_TASKS", { filter_subjects: filter });
+  const messages = await consumer.consume();
+  const receipts: Receipt[] = [];
+  void (async () => {
+    for await (const m of messages) {
+      const receivedAt = Date.now();
+      const at = m.headers?.get("Chime-Scheduled-At") ?? "";
+      receipts.push({ receivedAt, scheduledAt: Date.parse(at), subject: m.subject });
+    }
+  })();
+  return {
+    receipts,
+    async waitForCount(count: number, timeoutMs: number): Promise<boolean> {
+      const deadline = Date.now() + timeoutMs;
+      while (receipts.length < count) {
+        if (Date.now() > deadline) return false;
+        await sleep(20);
+      }
+      return true;
+    },
+    async stop(): Promise<void> {
+      messages.stop();
+      await nc.close();
+    },
+  };
+}
+
+/** Keeps `inFlight` calls going until `count` are done; returns each call's latency in ms. */
+export async function concurrently(
+  count: number,
+  inFlight: number,
+  call: (i: number) => Promise<unknown>,
+): Promise<number[]> {
+  const latencies: number[] = [];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < count) {
+      const i = next++;
+      const started = performance.now();
+      await call(i);
+      latencies.push(performance.now() - started);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(inFlight, count) }, worker));
+  return latencies;
+}
+
+/** Keeps `inFlight` calls going for `ms`; returns each call's latency and the elapsed time. */
+export async function forDuration(
+  ms: number,
+  inFlight: number,
+  call: (i: number) => Promise<unknown>,
+): Promise<{ latencies: number[]; elapsedMs: number }> {
+  const latencies: number[] = [];
+  let next = 0;
+  const end = performance.now() + ms;
+  const worker = async (): Promise<void> => {
+    while (performance.now() < end) {
+      const i = next++;
+      const started = performance.now();
+      await call(i);
+      latencies.push(performance.now() - started);
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: inFlight }, worker));
+  return { latencies, elapsedMs: performance.now() - started };
+}
+
+export function timestamp(ms: number): { seconds: string; nanos: number } {
+  return { seconds: String(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1_000_000 };
+}

@@ -1,0 +1,403 @@
+/**
+ * The scenarios of the benchmark suite (test/bench/run.ts). Each starts its own
+ * nats-server -js (file storage) and its own Chime child process(es), prints its figures
+ * through `emit`, and cleans up. The consumer measuring lateness runs in the bench process,
+ * never in Chime's.
+ */
+
+import { fork } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { type ChimeProcess, startChimeProcess } from "../harness/chime.js";
+import { createGrpcJsClient, type GrpcJsClient } from "../harness/grpc-js-client.js";
+import { startTestNats } from "../harness/nats-server.js";
+import {
+  concurrently,
+  consumeFires,
+  dirBytes,
+  emit,
+  forDuration,
+  measureCeiling,
+  PAYLOAD,
+  rssBytes,
+  sleep,
+  startStack,
+  summary,
+  timestamp,
+} from "./lib.js";
+
+export interface Sizes {
+  quick: boolean;
+}
+
+const IN_FLIGHT = 64;
+const HOUR = 3_600_000;
+
+/** 1. What this machine's JetStream accepts from a plain client. */
+export async function ceiling({ quick }: Sizes): Promise<void> {
+  const nats = await startTestNats();
+  try {
+    const count = quick ? 20_000 : 200_000;
+    const rate = await measureCeiling(nats.url, count);
+    emit({
+      bench: "ceiling",
+      metric: "JetStream async publish, 200 B + Nats-Msg-Id, window 1024, file storage",
+      value: rate,
+      unit: "msgs/s",
+      messages: count,
+    });
+  } finally {
+    await nats.stop();
+  }
+}
+
+interface BurstResult {
+  firesPerSec: number;
+  ceiling: number;
+  drainMs: number;
+  lateness: { p50: number; p99: number; max: number };
+  creationOverran: boolean;
+}
+
+/**
+ * N one-shots due at one instant T, created before T through gRPC (64 in flight) across
+ * `replicas` Chime processes; T leaves slack for creation at the rate a calibration run
+ * measured. Drain time is the last receipt minus T.
+ */
+async function runBurst(
+  n: number,
+  replicas: number,
+  ceilingCount: number,
+  spreadMs: number,
+): Promise<BurstResult> {
+  const nats = await startTestNats();
+  const processes: ChimeProcess[] = [];
+  const clients: GrpcJsClient[] = [];
+  let consumer: Awaited<ReturnType<typeof consumeFires>> | undefined;
+  try {
+    const ceilingRate = await measureCeiling(nats.url, ceilingCount);
+    // The first replica creates the stream and the buckets alone; the others join at once.
+    const start = (r: number) =>
+      startChimeProcess(nats.url, { logLevel: "warn", replicaId: `r${r}` });
+    processes.push(await start(1));
+    const rest = Array.from({ length: replicas - 1 }, (_, i) => start(i + 2));
+    const joined = await Promise.allSettled(rest);
+    for (const j of joined) if (j.status === "fulfilled") processes.push(j.value);
+    for (const j of joined) if (j.status === "rejected") throw j.reason;
+    for (const p of processes) clients.push(createGrpcJsClient(`127.0.0.1:${p.port}`));
+    // Let the partitions spread over the replicas (lease TTL 2 s by default).
+    if (replicas > 1) await sleep(spreadMs);
+    consumer = await consumeFires(nats.url, "tasks.bench.burst.>");
+    const client = (i: number): GrpcJsClient => clients[i % clients.length] as GrpcJsClient;
+    // Calibrate the create rate on schedules due in an hour, outside the measured subject.
+    const calibration = Math.min(2_000, Math.max(200, Math.floor(n / 20)));
+    const inAnHour = timestamp(Date.now() + HOUR);
+    const calStarted = performance.now();
+    await concurrently(calibration, IN_FLIGHT, (i) =>
+      client(i).unary("ScheduleByTime", {
+        subject: "tasks.bench.warm",
+        payload: PAYLOAD,
+        at: inAnHour,
+      }),
+    );
+    const createRate = calibration / ((performance.now() - calStarted) / 1000);
+    const T = Date.now() + Math.ceil((n / createRate) * 1.6 * 1000) + 1_500;
+    const at = timestamp(T);
+    await concurrently(n, IN_FLIGHT, (i) =>
+      client(i).unary(
+        "ScheduleByTime",
+        { subject: "tasks.bench.burst.x", payload: PAYLOAD, at },
+        60_000,
+      ),
+    );
+    const creationOverran = Date.now() > T;
+    const all = await consumer.waitForCount(n, Math.max(0, T - Date.now()) + 60_000 + n);
+    if (!all) throw new Error(`burst of ${n}: only ${consumer.receipts.length} fires arrived`);
+    const receipts = consumer.receipts.slice(0, n);
+    let last = 0;
+    const lateness: number[] = [];
+    for (const r of receipts) {
+      if (r.receivedAt > last) last = r.receivedAt;
+      lateness.push(r.receivedAt - r.scheduledAt);
+    }
+    const drainMs = Math.max(1, last - T);
+    return {
+      firesPerSec: n / (drainMs / 1000),
+      ceiling: ceilingRate,
+      drainMs,
+      lateness: summary(lateness),
+      creationOverran,
+    };
+  } finally {
+    await consumer?.stop().catch(() => undefined);
+    for (const c of clients) c.close();
+    for (const p of processes) await p.stop().catch(() => undefined);
+    await nats.stop();
+  }
+}
+
+/** 2. Burst: N one-shots due at one instant. */
+export async function burst({ quick }: Sizes): Promise<void> {
+  for (const n of quick ? [2_000] : [100_000, 10_000]) {
+    const r = await runBurst(n, 1, quick ? 20_000 : 100_000, 0);
+    const bench = `burst-${n}`;
+    const extra = r.creationOverran ? { note: "creation overran T: lateness includes it" } : {};
+    emit({
+      bench,
+      metric: "drain time (last receipt − T)",
+      value: r.drainMs,
+      unit: "ms",
+      ...extra,
+    });
+    emit({
+      bench,
+      metric: "fires/s vs JetStream ceiling",
+      value: r.firesPerSec,
+      unit: "fires/s",
+      ceiling: r.ceiling,
+    });
+    emit({ bench, metric: "lateness p50", value: r.lateness.p50, unit: "ms" });
+    emit({ bench, metric: "lateness p99", value: r.lateness.p99, unit: "ms" });
+    emit({ bench, metric: "lateness max", value: r.lateness.max, unit: "ms" });
+  }
+}
+
+/**
+ * 3. Steady: 1,000 fires/s, spread evenly: 900 intervals of 1 s whose start times are spread
+ * over a second, and 100 six-field crons firing every second (`* * * * * *`).
+ */
+export async function steady({ quick }: Sizes): Promise<void> {
+  const seconds = quick ? 5 : 30;
+  const intervals = 900;
+  const crons = 100;
+  const stack = await startStack();
+  const consumer = await consumeFires(stack.nats.url, "tasks.bench.steady.>");
+  try {
+    const base = Math.ceil((Date.now() + (quick ? 2_000 : 3_000)) / 1000) * 1000;
+    await concurrently(intervals + crons, IN_FLIGHT, (i) =>
+      i < intervals
+        ? stack.grpc.unary("ScheduleByInterval", {
+            subject: "tasks.bench.steady.interval",
+            payload: PAYLOAD,
+            every: { seconds: "1", nanos: 0 },
+            startAt: timestamp(base + Math.floor((i * 1000) / intervals)),
+          })
+        : stack.grpc.unary("ScheduleByCron", {
+            subject: "tasks.bench.steady.cron",
+            payload: PAYLOAD,
+            cron: "* * * * * *",
+            timeZone: "UTC",
+          }),
+    );
+    const from = Math.max(base, Date.now()) + (quick ? 1_000 : 2_000);
+    const to = from + seconds * 1000;
+    await sleep(to - Date.now() + 1_000);
+    const lateness = consumer.receipts
+      .filter((r) => r.scheduledAt >= from && r.scheduledAt < to)
+      .map((r) => r.receivedAt - r.scheduledAt);
+    const expected = (intervals + crons) * seconds;
+    if (lateness.length < expected * 0.9) {
+      throw new Error(`steady: ${lateness.length} fires in the window, expected ${expected}`);
+    }
+    const s = summary(lateness);
+    const bench = "steady-1000/s";
+    const window = { fires: lateness.length, expected, seconds };
+    emit({ bench, metric: "lateness p50", value: s.p50, unit: "ms", ...window });
+    emit({ bench, metric: "lateness p99", value: s.p99, unit: "ms" });
+    emit({ bench, metric: "lateness max", value: s.max, unit: "ms" });
+  } finally {
+    await consumer.stop().catch(() => undefined);
+    await stack.stop();
+  }
+}
+
+/** Starts the no-op grpc-js SchedulerService in a child process; resolves with its port. */
+async function startNoopServer(): Promise<{ port: number; stop(): void }> {
+  const child = fork(fileURLToPath(new URL("./noop-grpc-server.ts", import.meta.url)), [], {
+    execArgv: process.execArgv,
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once("message", (m) => resolve(Number(m)));
+    child.once("exit", (code) => reject(new Error(`no-op gRPC server exited (${code})`)));
+  });
+  return { port, stop: () => child.kill("SIGTERM") };
+}
+
+/**
+ * 4. Create: ScheduleByTime and ScheduleByCron through @grpc/grpc-js, 64 in flight, beside
+ * the same client against a no-op grpc-js server (the client-bound ceiling).
+ */
+export async function create({ quick }: Sizes): Promise<void> {
+  const ms = quick ? 1_500 : 10_000;
+  const warmupMs = quick ? 300 : 1_000;
+  const requests = {
+    ScheduleByTime: () => ({
+      subject: "tasks.bench.create",
+      payload: PAYLOAD,
+      at: timestamp(Date.now() + HOUR),
+    }),
+    ScheduleByCron: () => ({
+      subject: "tasks.bench.create",
+      payload: PAYLOAD,
+      cron: "0 0 3 * * *",
+      timeZone: "America/New_York",
+    }),
+  };
+  const noop = await startNoopServer();
+  const stack = await startStack().catch((err) => {
+    noop.stop();
+    throw err;
+  });
+  const noopClient = createGrpcJsClient(`127.0.0.1:${noop.port}`);
+  try {
+    for (const [method, request] of Object.entries(requests)) {
+      const measure = async (client: GrpcJsClient) => {
+        await forDuration(warmupMs, IN_FLIGHT, () => client.unary(method, request()));
+        const { latencies, elapsedMs } = await forDuration(ms, IN_FLIGHT, () =>
+          client.unary(method, request()),
+        );
+        return { rate: latencies.length / (elapsedMs / 1000), ...summary(latencies) };
+      };
+      const bound = await measure(noopClient);
+      const chime = await measure(stack.grpc);
+      const bench = `create-${method}`;
+      emit({
+        bench,
+        metric: "creates/s, gRPC, 64 in flight, vs the same client against a no-op server",
+        value: chime.rate,
+        unit: "creates/s",
+        ceiling: bound.rate,
+      });
+      emit({ bench, metric: "latency p50", value: chime.p50, unit: "ms", noopP50: bound.p50 });
+      emit({ bench, metric: "latency p99", value: chime.p99, unit: "ms", noopP99: bound.p99 });
+    }
+  } finally {
+    noopClient.close();
+    noop.stop();
+    await stack.stop();
+  }
+}
+
+/**
+ * 5. Capacity: N active one-shots (200-byte payloads, due in a day) plus one 1-s interval
+ * probe. Chime RSS per schedule beyond its baseline, nats RSS and disk per schedule,
+ * ListSchedules page-of-100 latency, and the time from restarting Chime to a probe fire on
+ * time again (lateness ≤ 100 ms).
+ */
+export async function capacity({ quick }: Sizes): Promise<void> {
+  const n = quick ? 20_000 : 1_000_000;
+  const pages = quick ? 50 : 200;
+  const stack = await startStack();
+  const natsPid = stack.nats.process?.pid ?? 0;
+  let chime = stack.chime;
+  let grpc = stack.grpc;
+  const consumer = await consumeFires(stack.nats.url, "tasks.bench.probe");
+  try {
+    await sleep(1_000);
+    const chimeBase = await rssBytes(chime.child.pid ?? 0);
+    const natsBase = await rssBytes(natsPid);
+    const diskBase = await dirBytes(stack.nats.storeDir);
+    await grpc.unary("ScheduleByInterval", {
+      subject: "tasks.bench.probe",
+      every: { seconds: "1", nanos: 0 },
+    });
+    const inADay = timestamp(Date.now() + 24 * HOUR);
+    const started = performance.now();
+    await concurrently(n, 128, () =>
+      grpc.unary(
+        "ScheduleByTime",
+        { subject: "tasks.bench.capacity", payload: PAYLOAD, at: inADay },
+        60_000,
+      ),
+    );
+    const createSeconds = (performance.now() - started) / 1000;
+    await sleep(2_000);
+    const bench = `capacity-${n}`;
+    const chimeRss = await rssBytes(chime.child.pid ?? 0);
+    const natsRss = await rssBytes(natsPid);
+    const disk = await dirBytes(stack.nats.storeDir);
+    emit({
+      bench,
+      metric: "create rate while filling (128 in flight)",
+      value: n / createSeconds,
+      unit: "creates/s",
+    });
+    emit({
+      bench,
+      metric: "Chime RSS per schedule beyond baseline",
+      value: (chimeRss - chimeBase) / n,
+      unit: "bytes",
+      baselineMiB: chimeBase / 2 ** 20,
+      rssMiB: chimeRss / 2 ** 20,
+    });
+    emit({
+      bench,
+      metric: "nats-server RSS per schedule",
+      value: (natsRss - natsBase) / n,
+      unit: "bytes",
+    });
+    emit({
+      bench,
+      metric: "nats-server disk per schedule",
+      value: (disk - diskBase) / n,
+      unit: "bytes",
+    });
+
+    const listMs: number[] = [];
+    let token = "";
+    for (let i = 0; i < pages; i++) {
+      const t0 = performance.now();
+      const page = await grpc.unary<{ nextPageToken: string }>("ListSchedules", {
+        pageSize: 100,
+        pageToken: token,
+      });
+      listMs.push(performance.now() - t0);
+      token = page.nextPageToken;
+    }
+    const list = summary(listMs);
+    emit({ bench, metric: "ListSchedules page of 100, p50", value: list.p50, unit: "ms" });
+    emit({ bench, metric: "ListSchedules page of 100, p99", value: list.p99, unit: "ms" });
+
+    grpc.close();
+    await chime.stop();
+    const restartAt = Date.now();
+    chime = await startChimeProcess(stack.nats.url, { logLevel: "warn" });
+    const readyAt = Date.now();
+    grpc = createGrpcJsClient(`127.0.0.1:${chime.port}`);
+    const deadline = Date.now() + (quick ? 30_000 : 120_000);
+    let onTimeAt: number | undefined;
+    while (onTimeAt === undefined && Date.now() < deadline) {
+      const hit = consumer.receipts.find(
+        (r) => r.scheduledAt >= readyAt && r.receivedAt - r.scheduledAt <= 100,
+      );
+      onTimeAt = hit?.receivedAt;
+      if (onTimeAt === undefined) await sleep(20);
+    }
+    if (onTimeAt === undefined) throw new Error("capacity: no on-time probe fire after restart");
+    emit({ bench, metric: "restart to ready (/readyz)", value: readyAt - restartAt, unit: "ms" });
+    emit({ bench, metric: "restart to firing on time", value: onTimeAt - restartAt, unit: "ms" });
+  } finally {
+    await consumer.stop().catch(() => undefined);
+    grpc.close();
+    await chime.stop().catch(() => undefined);
+    await stack.nats.stop();
+  }
+}
+
+/** 6. Replicas: 1, 2 and 3 Chime replicas sharing the burst of scenario 2. */
+export async function replicas({ quick }: Sizes): Promise<void> {
+  const n = quick ? 1_000 : 10_000;
+  for (const k of [1, 2, 3]) {
+    const r = await runBurst(n, k, quick ? 10_000 : 100_000, quick ? 2_500 : 5_000);
+    const bench = `replicas-${k}`;
+    emit({
+      bench,
+      metric: `fires/s, burst of ${n}, ${k} replica(s)`,
+      value: r.firesPerSec,
+      unit: "fires/s",
+      ceiling: r.ceiling,
+      drainMs: r.drainMs,
+      p99Ms: r.lateness.p99,
+    });
+  }
+}
