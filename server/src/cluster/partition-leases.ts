@@ -96,7 +96,10 @@ export class PartitionLeases {
   async start(): Promise<void> {
     this.members.set(this.options.replicaId, this.now());
     this.watching = this.follow();
-    await this.tick();
+    // Through poke, like every later tick: the watch pokes as soon as it sees the other
+    // members, and two ticks at once could hand a partition back while it is being loaded.
+    this.poke();
+    await this.ticksDone();
     this.timer = setInterval(() => this.poke(), this.options.renewIntervalMs);
   }
 
@@ -127,7 +130,7 @@ export class PartitionLeases {
     if (this.stopped) return;
     this.stopped = true;
     if (this.timer !== undefined) clearInterval(this.timer);
-    await this.ticking;
+    await this.ticksDone();
     await Promise.all([...this.held.keys()].map((p) => this.releasePartition(p)));
     await this.kv.delete(MEMBER + this.options.replicaId).catch(() => undefined);
     this.abort.abort();
@@ -141,19 +144,25 @@ export class PartitionLeases {
     this.abort.abort();
   }
 
+  private async ticksDone(): Promise<void> {
+    while (this.ticking !== undefined) await this.ticking;
+  }
+
   private poke(): void {
     if (this.stopped) return;
     if (this.ticking !== undefined) {
       this.again = true;
       return;
     }
-    this.ticking = this.tick().finally(() => {
-      this.ticking = undefined;
-      if (this.again) {
-        this.again = false;
-        this.poke();
-      }
-    });
+    this.ticking = this.tick()
+      .catch((err: unknown) => this.log.error({ err }, "partition lease round failed"))
+      .finally(() => {
+        this.ticking = undefined;
+        if (this.again) {
+          this.again = false;
+          this.poke();
+        }
+      });
   }
 
   private async tick(): Promise<void> {

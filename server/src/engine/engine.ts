@@ -88,6 +88,11 @@ export class Engine implements CatalogObserver, PartitionOwner {
   private readonly owned = new Map<number, number>();
   private readonly inFlightByPartition = new Map<number, number>();
   private readonly partitionIdle = new Map<number, (() => void)[]>();
+  /**
+   * Due entries of partitions whose lease this replica could no longer vouch for (it was paused
+   * or cut off): parked, progress intact, until a renewal proves the lease still ours.
+   */
+  private readonly suspended = new Map<number, Set<Entry>>();
   private readonly queue = new TimerQueue<Entry>();
   private readonly inFlight = new TimerQueue<InFlight>();
   private readonly dirtyPartitions = new Set<number>();
@@ -192,6 +197,11 @@ export class Engine implements CatalogObserver, PartitionOwner {
     return [...this.owned.keys()].sort((a, b) => a - b);
   }
 
+  /** Owned partitions whose fires wait for a renewal to prove the lease still ours. */
+  get suspendedPartitions(): number[] {
+    return [...this.suspended.keys()].sort((a, b) => a - b);
+  }
+
   async acquired(partition: number, validUntil: number): Promise<void> {
     // Start from the newest state of the store (the last owner's final watermark included).
     await this.catalog.waitForRevision(await this.store.lastRevision());
@@ -203,7 +213,17 @@ export class Engine implements CatalogObserver, PartitionOwner {
   }
 
   renewed(partition: number, validUntil: number): void {
-    if (this.owned.has(partition)) this.owned.set(partition, validUntil);
+    if (!this.owned.has(partition)) return;
+    this.owned.set(partition, validUntil);
+    const parked = this.suspended.get(partition);
+    if (parked === undefined) return;
+    this.suspended.delete(partition);
+    for (const entry of parked) {
+      if (this.entries.get(entry.id) === entry && !this.queue.has(entry))
+        this.queue.set(entry, entry.due);
+    }
+    this.log.info({ partition, parked: parked.size }, "lease renewed; partition resumed");
+    this.schedulePump();
   }
 
   async release(partition: number): Promise<void> {
@@ -235,9 +255,11 @@ export class Engine implements CatalogObserver, PartitionOwner {
   /** Forgets a partition's schedules; returns the earliest due instant among them. */
   private dropEntries(partition: number): number {
     let earliest = Number.POSITIVE_INFINITY;
+    const parked = this.suspended.get(partition);
+    this.suspended.delete(partition);
     for (const entry of this.entries.values()) {
       if (entry.partition !== partition) continue;
-      if (this.queue.has(entry)) earliest = Math.min(earliest, entry.due);
+      if (this.queue.has(entry) || parked?.has(entry)) earliest = Math.min(earliest, entry.due);
       this.queue.delete(entry);
       this.entries.delete(entry.id);
       this.checkpoints.delete(entry.id);
@@ -344,15 +366,31 @@ export class Engine implements CatalogObserver, PartitionOwner {
       const entry = this.queue.popDue(now);
       if (entry === undefined) break;
       if (!this.holds(entry.partition, now)) {
-        // The lease may have passed to another replica (we were paused or cut off): fire
-        // nothing more of this partition until it is acquired again.
-        this.log.warn({ partition: entry.partition }, "lease not current; partition suspended");
-        this.lost(entry.partition);
+        this.suspend(entry);
         continue;
       }
       this.fireDue(entry, now);
     }
     this.arm(now);
+  }
+
+  /**
+   * The lease may have passed to another replica (we were paused or cut off): fire nothing
+   * more of the partition until a renewal or a new acquisition proves it ours again.
+   */
+  private suspend(entry: Entry): void {
+    const { partition } = entry;
+    if (!this.owned.has(partition)) {
+      this.entries.delete(entry.id);
+      return;
+    }
+    let parked = this.suspended.get(partition);
+    if (parked === undefined) {
+      parked = new Set();
+      this.suspended.set(partition, parked);
+      this.log.warn({ partition }, "lease not current; partition suspended");
+    }
+    parked.add(entry);
   }
 
   private arm(now: number): void {
