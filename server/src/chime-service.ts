@@ -18,6 +18,7 @@ import { FirePublisher } from "./engine/fire-publisher.js";
 import { ensureTaskStream } from "./engine/task-stream.js";
 import { type Listener, startListener } from "./http/listener.js";
 import { createMetrics } from "./http/metrics.js";
+import { replicaStatusRoute } from "./http/replica-status.js";
 import {
   findNatsServerBinary,
   isPortOpen,
@@ -189,6 +190,7 @@ export async function startChime(
     const health = createGrpcHealth([SchedulerService.typeName], connection.isConnected());
     onConnectionChange = (connected) => health.setServing(connected);
     const interceptors = [metrics.interceptor];
+    let draining = false;
     const listener: Listener = await startListener({
       host: config.listen.host,
       port: config.listen.port,
@@ -201,7 +203,21 @@ export async function startChime(
         health.registration,
         ...reflectionServices([SchedulerService], healthFileDescriptorProtos),
       ],
-      httpRoutes: { "/metrics": metrics.route },
+      httpRoutes: {
+        "/metrics": metrics.route,
+        "/status": replicaStatusRoute({
+          replica: config.replicaId,
+          partitions: store.partitions,
+          ready: () => !draining && connection.isConnected(),
+          natsConnected: connection.isConnected,
+          catalog: () => ({ schedules: catalog.size, appliedRevision: catalog.appliedRevision }),
+          lastRevision: () => store.lastRevision(),
+          ownedPartitions: () => engine.ownedPartitions,
+          suspendedPartitions: () => engine.suspendedPartitions,
+          members: () => leases.liveMembers(),
+          engine: () => ({ scheduled: engine.scheduleCount, queued: engine.dueCount }),
+        }),
+      },
       ready: connection.isConnected,
       log,
     });
@@ -213,6 +229,7 @@ export async function startChime(
     let stopping: Promise<void> | undefined;
     const stop = (orderly: boolean): Promise<void> => {
       stopping ??= (async () => {
+        draining = true;
         onConnectionChange = () => {};
         health.setServing(false);
         if (orderly) {
