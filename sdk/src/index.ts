@@ -59,6 +59,15 @@ export {
   UnscheduleRequestSchema,
   UnscheduleResponseSchema,
 } from "./gen/chime/v1/scheduler_service_pb.js";
+// google.rpc.BadRequest: the field violations an INVALID_ARGUMENT error carries as details,
+// read with `err.findDetails(BadRequestSchema)`.
+export type { BadRequest, BadRequest_FieldViolation } from "./gen/google/rpc/error_details_pb.js";
+export {
+  BadRequest_FieldViolationSchema,
+  BadRequestSchema,
+} from "./gen/google/rpc/error_details_pb.js";
+export type { Status } from "./gen/google/rpc/status_pb.js";
+export { StatusSchema } from "./gen/google/rpc/status_pb.js";
 export { isScheduleId } from "./requests.js";
 export { TaskHeader } from "./task.js";
 export type {

@@ -1,3 +1,5 @@
+import { create } from "@bufbuild/protobuf";
+import { BadRequestSchema } from "@chime/sdk";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { errors as natsErrors } from "@nats-io/nats-core";
 import { SpecError } from "../spec/index.js";
@@ -44,8 +46,19 @@ export function inField<T>(field: string, check: () => T): T {
 /** The one place internal errors become RPC errors; the original is kept as `cause`. */
 export function toConnectError(err: unknown): ConnectError {
   if (err instanceof ConnectError) return err;
-  if (err instanceof InvalidFieldError)
-    return new ConnectError(err.message, Code.InvalidArgument, undefined, undefined, err);
+  if (err instanceof InvalidFieldError) {
+    // The standard detail lets any gRPC client read the violation field by field.
+    const violation = create(BadRequestSchema, {
+      fieldViolations: [{ field: err.field, description: err.rule }],
+    });
+    return new ConnectError(
+      err.message,
+      Code.InvalidArgument,
+      undefined,
+      [{ desc: BadRequestSchema, value: violation }],
+      err,
+    );
+  }
   if (err instanceof NotFoundError)
     return new ConnectError(err.message, Code.NotFound, undefined, undefined, err);
   if (err instanceof AlreadyExistsError)
