@@ -8,16 +8,18 @@ import type { Logger } from "pino";
 import { grpcServiceFromConnect } from "./api/grpc-binding.js";
 import { createGrpcHealth, healthFileDescriptorProtos } from "./api/health.js";
 import { reflectionServices } from "./api/reflection.js";
+import { requestLogInterceptor } from "./api/request-log.js";
 import { RequestValidator } from "./api/request-validation.js";
 import { SchedulerApi } from "./api/scheduler-service.js";
 import { PartitionLeases } from "./cluster/partition-leases.js";
 import { INTERNAL_SUBJECT_SPACE, ReplicaLink } from "./cluster/replica-link.js";
-import type { ChimeConfig } from "./config.js";
+import type { ChimeConfig, HttpLimits } from "./config.js";
 import { Engine, type EngineHooks } from "./engine/engine.js";
 import { FirePublisher } from "./engine/fire-publisher.js";
 import { ensureTaskStream } from "./engine/task-stream.js";
-import { type Listener, startListener } from "./http/listener.js";
+import { type Listener, type ListenerOptions, startListener } from "./http/listener.js";
 import { createMetrics } from "./http/metrics.js";
+import { requestTimeoutInterceptor } from "./http/request-limits.js";
 import { replicaStatusRoute } from "./http/replica-status.js";
 import {
   findNatsServerBinary,
@@ -189,7 +191,7 @@ export async function startChime(
     // The store is loaded by now: health follows the NATS connection from here on.
     const health = createGrpcHealth([SchedulerService.typeName], connection.isConnected());
     onConnectionChange = (connected) => health.setServing(connected);
-    const interceptors = [metrics.interceptor];
+    const interceptors = [metrics.interceptor, requestLogInterceptor(log)];
     let draining = false;
     const listener: Listener = await startListener({
       host: config.listen.host,
@@ -197,7 +199,7 @@ export async function startChime(
       connectRoutes: (router: ConnectRouter) => {
         router.service(SchedulerService, impl);
       },
-      connectOptions: { interceptors },
+      connectOptions: { interceptors, readMaxBytes: config.http.maxRequestBytes },
       grpcServices: [
         grpcServiceFromConnect(SchedulerService, impl, { interceptors }),
         health.registration,
@@ -220,6 +222,7 @@ export async function startChime(
       },
       ready: connection.isConnected,
       log,
+      ...listenerLimits(config.http),
     });
     log.info(
       { address: `${listener.address.host}:${listener.address.port}` },
@@ -256,6 +259,23 @@ export async function startChime(
     await runCleanups(cleanups, log);
     throw err;
   }
+}
+
+/** The listener's share of the limits: sizes and timeouts on both wire paths. */
+function listenerLimits(http: HttpLimits): Partial<ListenerOptions> {
+  return {
+    maxRequestBytes: http.maxRequestBytes,
+    sniffTimeoutMs: http.headerTimeoutMs,
+    headersTimeoutMs: http.headerTimeoutMs,
+    requestTimeoutMs: http.requestTimeoutMs,
+    keepAliveTimeoutMs: http.idleTimeoutMs,
+    grpcServerOptions: {
+      // grpc-js refuses a larger message from its length prefix, before reading it.
+      "grpc.max_receive_message_length": http.maxRequestBytes,
+      "grpc.max_connection_idle_ms": http.idleTimeoutMs,
+      interceptors: [requestTimeoutInterceptor(http.requestTimeoutMs)],
+    },
+  };
 }
 
 async function runCleanups(cleanups: (() => Promise<void>)[], log: Logger): Promise<void> {
