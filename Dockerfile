@@ -9,7 +9,8 @@ COPY server/package.json server/
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY sdk sdk
 COPY server server
-RUN npx tsc -b server sdk
+# The server and SDK, then the dashboard bundled into server/dist/ui.
+RUN npm run build
 
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production \
@@ -21,6 +22,7 @@ COPY sdk/package.json sdk/
 COPY server/package.json server/
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/sdk/dist sdk/dist
+# server/dist includes the dashboard's static files (server/dist/ui).
 COPY --from=build /app/server/dist server/dist
 USER node
 EXPOSE 7070

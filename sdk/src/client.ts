@@ -16,9 +16,15 @@ import {
 } from "@connectrpc/connect-node";
 import { InvalidArgumentError } from "./errors.js";
 import { type Schedule, ScheduleSchema } from "./gen/chime/v1/schedule_pb.js";
-import { type CreatedSchedule, SchedulerService } from "./gen/chime/v1/scheduler_service_pb.js";
+import {
+  type BatchScheduleResult,
+  type CreatedSchedule,
+  SchedulerService,
+} from "./gen/chime/v1/scheduler_service_pb.js";
 import { cronRequest, intervalRequest, listRequest, targetOf, timeRequest } from "./requests.js";
 import {
+  type BatchCreate,
+  type BatchCreateResult,
   type CallOptions,
   type GetScheduleOptions,
   type ListSchedulesFilter,
@@ -221,6 +227,11 @@ export function createSchedulerClient(options: SchedulerClientOptions): Schedule
       const request = intervalRequest(options);
       return handle(await rpc.scheduleByInterval(request, call(callOptions)));
     },
+    batchSchedule: async (items, callOptions) => {
+      const request = { items: items.map(batchItemRequest) };
+      const response = await rpc.batchSchedule(request, call(callOptions));
+      return response.results.map(batchResultOf);
+    },
     getSchedule,
     listSchedules: (filter: ListSchedulesFilter = {}) => {
       // Built now, so a bad filter throws here rather than at the first iteration.
@@ -252,4 +263,36 @@ export function createSchedulerClient(options: SchedulerClientOptions): Schedule
   }
 
   return client;
+}
+
+function batchItemRequest(item: BatchCreate) {
+  switch (item.kind) {
+    case "at":
+      return { request: { case: "byTime" as const, value: timeRequest(item) } };
+    case "cron":
+      return { request: { case: "byCron" as const, value: cronRequest(item) } };
+    case "every":
+      return { request: { case: "byInterval" as const, value: intervalRequest(item) } };
+    default:
+      throw new InvalidArgumentError(
+        "kind",
+        `must be "at", "cron" or "every", not ${JSON.stringify((item as { kind: unknown }).kind)}`,
+      );
+  }
+}
+
+function batchResultOf(result: BatchScheduleResult): BatchCreateResult {
+  const { outcome } = result;
+  if (outcome.case === "created") {
+    return {
+      ok: true,
+      id: outcome.value.scheduleId,
+      created: outcome.value.created,
+      replaced: outcome.value.replaced,
+    };
+  }
+  if (outcome.case === "error") {
+    return { ok: false, code: outcome.value.code as Code, message: outcome.value.message };
+  }
+  return { ok: false, code: Code.Unknown, message: "the server gave no outcome for this item" };
 }

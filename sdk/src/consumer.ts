@@ -14,6 +14,7 @@ import {
 import { millis, type NatsConnection, nanos, headers as natsHeaders } from "@nats-io/nats-core";
 import { parseDuration } from "./duration.js";
 import { ConsumerConfigError, InvalidArgumentError, inField } from "./errors.js";
+import { publishSubjectProblem, subjectMatches } from "./subject-rules.js";
 import { TaskHeader, toTask } from "./task.js";
 import {
   type ConsumeTasksOptions,
@@ -128,14 +129,17 @@ function resolveConsumeOptions(options: ConsumeTasksOptions): ResolvedConsumeOpt
   }
   const deadLetterSubject =
     options.deadLetterSubject === "" ? undefined : options.deadLetterSubject;
-  if (
-    deadLetterSubject !== undefined &&
-    (typeof deadLetterSubject !== "string" || /[\s*>]/.test(deadLetterSubject))
-  ) {
-    throw new InvalidArgumentError(
-      "deadLetterSubject",
-      "must be a subject without wildcards or white space",
-    );
+  if (deadLetterSubject !== undefined) {
+    const problem = publishSubjectProblem(deadLetterSubject);
+    if (problem !== null) throw new InvalidArgumentError("deadLetterSubject", problem);
+    // A dead letter this consumer reads again would be retried, fail and come back for ever.
+    const loop = subjects.find((pattern) => subjectMatches(pattern, deadLetterSubject));
+    if (loop !== undefined) {
+      throw new InvalidArgumentError(
+        "deadLetterSubject",
+        `must not match the consumer's own subjects (${loop}): dead letters would be consumed again`,
+      );
+    }
   }
   return {
     nats: options.nats,

@@ -10,6 +10,7 @@ export { ConsumerConfigError, InvalidArgumentError } from "./errors.js";
 // service descriptor, for createClient() and for Chime itself.
 export type {
   CronTrigger,
+  FireRecord,
   IntervalTrigger,
   Schedule,
   TimeTrigger,
@@ -18,6 +19,7 @@ export {
   ConflictPolicy,
   ConflictPolicySchema,
   CronTriggerSchema,
+  FireRecordSchema,
   file_chime_v1_schedule,
   IntervalTriggerSchema,
   MisfirePolicy,
@@ -28,6 +30,11 @@ export {
   TimeTriggerSchema,
 } from "./gen/chime/v1/schedule_pb.js";
 export type {
+  BatchScheduleError,
+  BatchScheduleItem,
+  BatchScheduleRequest,
+  BatchScheduleResponse,
+  BatchScheduleResult,
   CreatedSchedule,
   GetScheduleRequest,
   ListSchedulesRequest,
@@ -43,6 +50,11 @@ export type {
   UnscheduleResponse,
 } from "./gen/chime/v1/scheduler_service_pb.js";
 export {
+  BatchScheduleErrorSchema,
+  BatchScheduleItemSchema,
+  BatchScheduleRequestSchema,
+  BatchScheduleResponseSchema,
+  BatchScheduleResultSchema,
   CreatedScheduleSchema,
   file_chime_v1_scheduler_service,
   GetScheduleRequestSchema,
@@ -72,6 +84,8 @@ export { isScheduleId } from "./requests.js";
 export { TaskHeader } from "./task.js";
 export type {
   AtDefinition,
+  BatchCreate,
+  BatchCreateResult,
   CallOptions,
   ConsumeTasksOptions,
   CronDefinition,

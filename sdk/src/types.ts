@@ -1,6 +1,6 @@
 // The public contract of the SDK: options, results and the objects the factories return.
 // Implementations live in client.ts, consumer.ts and define-schedules.ts.
-import type { Client, Interceptor } from "@connectrpc/connect";
+import type { Client, Code, Interceptor } from "@connectrpc/connect";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Schedule } from "./gen/chime/v1/schedule_pb.js";
 import type { SchedulerService } from "./gen/chime/v1/scheduler_service_pb.js";
@@ -218,6 +218,28 @@ export interface ListSchedulesFilter extends CallOptions {
   readonly pageSize?: number;
 }
 
+/** One create of a `batchSchedule` call: the options of `scheduleAt`, `scheduleCron` or `scheduleEvery`. */
+export type BatchCreate =
+  | ({ readonly kind: "at" } & ScheduleAtOptions)
+  | ({ readonly kind: "cron" } & ScheduleCronOptions)
+  | ({ readonly kind: "every" } & ScheduleEveryOptions);
+
+/** What became of one item of a batch: created (or kept, or replaced), or refused. */
+export type BatchCreateResult =
+  | {
+      readonly ok: true;
+      readonly id: string;
+      /** False when a schedule of this name existed and was kept (conflict policy `keep`). */
+      readonly created: boolean;
+      readonly replaced: boolean;
+    }
+  | {
+      readonly ok: false;
+      /** The code the item's own create call would have failed with. */
+      readonly code: Code;
+      readonly message: string;
+    };
+
 /** A Chime client. `close()` (or `await using`) releases its connections. */
 export interface SchedulerClient extends AsyncDisposable {
   readonly baseUrl: string;
@@ -231,6 +253,11 @@ export interface SchedulerClient extends AsyncDisposable {
   scheduleByTime(options: ScheduleAtOptions, call?: CallOptions): Promise<ScheduleHandle>;
   scheduleCron(options: ScheduleCronOptions, call?: CallOptions): Promise<ScheduleHandle>;
   scheduleEvery(options: ScheduleEveryOptions, call?: CallOptions): Promise<ScheduleHandle>;
+  /**
+   * Creates up to 1000 schedules in one call; each result, in the order of `items`, says
+   * what became of its item, so one refused item does not sink the others.
+   */
+  batchSchedule(items: readonly BatchCreate[], call?: CallOptions): Promise<BatchCreateResult[]>;
 
   /** Rejects with ConnectError NOT_FOUND when there is no such schedule. */
   getSchedule(target: ScheduleTarget, options?: GetScheduleOptions): Promise<Schedule>;

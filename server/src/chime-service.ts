@@ -1,12 +1,15 @@
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { SchedulerService } from "@chime/sdk";
-import type { ConnectRouter } from "@connectrpc/connect";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import type { Logger } from "pino";
+import { authInterceptor, TokenVerifier } from "./api/auth.js";
 import { grpcServiceFromConnect } from "./api/grpc-binding.js";
 import { createGrpcHealth, healthFileDescriptorProtos } from "./api/health.js";
+import { rateLimitInterceptor } from "./api/rate-limit.js";
 import { reflectionServices } from "./api/reflection.js";
 import { requestLogInterceptor } from "./api/request-log.js";
 import { RequestValidator } from "./api/request-validation.js";
@@ -15,12 +18,15 @@ import { PartitionLeases } from "./cluster/partition-leases.js";
 import { INTERNAL_SUBJECT_SPACE, ReplicaLink } from "./cluster/replica-link.js";
 import type { ChimeConfig, HttpLimits } from "./config.js";
 import { Engine, type EngineHooks } from "./engine/engine.js";
+import { FireHistory } from "./engine/fire-history.js";
 import { FirePublisher } from "./engine/fire-publisher.js";
 import { ensureTaskStream } from "./engine/task-stream.js";
 import { type Listener, type ListenerOptions, startListener } from "./http/listener.js";
 import { createMetrics } from "./http/metrics.js";
-import { requestTimeoutInterceptor } from "./http/request-limits.js";
 import { replicaStatusRoute } from "./http/replica-status.js";
+import { requestTimeoutInterceptor } from "./http/request-limits.js";
+import { staticFileRoutes } from "./http/static-files.js";
+import { describeNatsAuth, natsConnectOptions } from "./nats/nats-auth.js";
 import {
   findNatsServerBinary,
   isPortOpen,
@@ -35,6 +41,11 @@ export const RESERVED_SUBJECTS = [INTERNAL_SUBJECT_SPACE];
 // Room left in a message for the Chime-* headers and the user's headers.
 const HEADER_ROOM_BYTES = 16 * 1024;
 const DEFAULT_NATS = { host: "127.0.0.1", port: 4222 };
+// The dashboard's built files (npm run build): server/dist/ui, from src/ and from dist/ alike.
+const DASHBOARD_DIR = fileURLToPath(new URL("../dist/ui/", import.meta.url));
+// GetSchedule's recent_fires: how many, and how many task messages it may read to find them.
+const RECENT_FIRES = 10;
+const RECENT_FIRES_MAX_SCANNED = 20_000;
 
 /** A running Chime. */
 export interface ChimeService {
@@ -72,11 +83,18 @@ export async function startChime(
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       timeout: config.natsTimeoutMs,
+      // Otherwise every request (each fire's publish among them) builds two Error objects with
+      // stack traces up front, in case it fails: a tenth of the CPU of a burst.
+      noAsyncTraces: true,
+      ...natsConnectOptions(config.natsAuth),
     });
     cleanups.unshift(() => nc.close());
     let onConnectionChange: (connected: boolean) => void = () => {};
     const connection = trackConnection(nc, log, (connected) => onConnectionChange(connected));
-    log.info({ nats: url, server: nc.info?.server_name }, "connected to NATS");
+    log.info(
+      { nats: url, server: nc.info?.server_name, auth: describeNatsAuth(config.natsAuth) },
+      "connected to NATS",
+    );
 
     const jsm = await jetstreamManager(nc, { timeout: config.natsTimeoutMs });
     await ensureTaskStream(jsm, {
@@ -97,7 +115,7 @@ export async function startChime(
     cleanups.unshift(() => catalog.close());
 
     const publisher = new FirePublisher(
-      jetstream(nc, { timeout: config.natsTimeoutMs }),
+      nc,
       { window: config.publishWindow, ackTimeoutMs: config.natsTimeoutMs, maxRetryDelayMs: 2_000 },
       log,
       metrics.publisherHooks,
@@ -180,7 +198,14 @@ export async function startChime(
       validator,
       natsConnected: connection.isConnected,
       replicaId: config.replicaId,
+      fireHistory: new FireHistory(jetstream(nc, { timeout: config.natsTimeoutMs }), jsm, {
+        stream: config.stream,
+        limit: RECENT_FIRES,
+        maxScanned: RECENT_FIRES_MAX_SCANNED,
+        timeoutMs: config.natsTimeoutMs,
+      }),
       log,
+      maxSchedulesPerNamespace: config.tenantLimits.maxSchedulesPerNamespace,
     });
     const impl = api.service();
     metrics.observe({
@@ -191,9 +216,15 @@ export async function startChime(
     // The store is loaded by now: health follows the NATS connection from here on.
     const health = createGrpcHealth([SchedulerService.typeName], connection.isConnected());
     onConnectionChange = (connected) => health.setServing(connected);
-    const interceptors = [metrics.interceptor, requestLogInterceptor(log)];
+    const interceptors = [
+      metrics.interceptor,
+      requestLogInterceptor(log),
+      authOf(config, log),
+      ...rateLimitOf(config, log),
+    ];
     let draining = false;
     const listener: Listener = await startListener({
+      tls: config.tls,
       host: config.listen.host,
       port: config.listen.port,
       connectRoutes: (router: ConnectRouter) => {
@@ -206,6 +237,7 @@ export async function startChime(
         ...reflectionServices([SchedulerService], healthFileDescriptorProtos),
       ],
       httpRoutes: {
+        ...(await staticFileRoutes({ dir: DASHBOARD_DIR, mount: "/ui/", redirects: ["/", "/ui"] })),
         "/metrics": metrics.route,
         "/status": replicaStatusRoute({
           replica: config.replicaId,
@@ -226,7 +258,9 @@ export async function startChime(
     });
     log.info(
       { address: `${listener.address.host}:${listener.address.port}` },
-      "listening (gRPC, Connect, gRPC-Web)",
+      config.tls === undefined
+        ? "listening (gRPC, Connect, gRPC-Web)"
+        : `listening with TLS${config.tls.clientCa === undefined ? "" : " (client certificates required)"} (gRPC, Connect, gRPC-Web)`,
     );
 
     let stopping: Promise<void> | undefined;
@@ -276,6 +310,42 @@ function listenerLimits(http: HttpLimits): Partial<ListenerOptions> {
       interceptors: [requestTimeoutInterceptor(http.requestTimeoutMs)],
     },
   };
+}
+
+/** The auth interceptor, and one line at start-up that says whether calls need a token. */
+function authOf(config: ChimeConfig, log: Logger): Interceptor {
+  const { tokens, insecureNoAuth } = config.auth;
+  if (tokens.length > 0) {
+    log.info(
+      { tokens: tokens.length, names: tokens.map((t) => t.name) },
+      "authentication on: every SchedulerService call needs a bearer token",
+    );
+    return authInterceptor({ verifier: new TokenVerifier(tokens), log });
+  }
+  const where = `${config.listen.host}:${config.listen.port}`;
+  if (insecureNoAuth) {
+    log.warn(
+      { listen: where },
+      "authentication OFF (--insecure-no-auth): anyone who reaches this port can manage every schedule",
+    );
+  } else {
+    log.info(
+      { listen: where },
+      "authentication off (loopback only): every local caller can manage every schedule; configure tokens with --auth-file",
+    );
+  }
+  return authInterceptor({ verifier: null, log });
+}
+
+/**
+ * The rate limit per token, after authentication (it counts against the token the call
+ * proved). Without tokens every caller is the one anonymous principal, and one shared bucket
+ * would let any local client starve the others: no limit then.
+ */
+function rateLimitOf(config: ChimeConfig, log: Logger): Interceptor[] {
+  const limit = config.tenantLimits.rpcRatePerToken;
+  if (limit === null || config.auth.tokens.length === 0) return [];
+  return [rateLimitInterceptor(limit, log)];
 }
 
 async function runCleanups(cleanups: (() => Promise<void>)[], log: Logger): Promise<void> {
@@ -342,7 +412,7 @@ function trackConnection(
 function schedulesByState(catalog: Catalog, engine: Engine): Map<string, number> {
   const counts = new Map<string, number>();
   for (const record of catalog.all()) {
-    const state = engine.progressOf(record.schedule.scheduleId)?.state ?? "not_owned";
+    const state = engine.progressOf(record.id)?.state ?? "not_owned";
     counts.set(state, (counts.get(state) ?? 0) + 1);
   }
   return counts;

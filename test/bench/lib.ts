@@ -65,6 +65,43 @@ export async function rssBytes(pid: number): Promise<number> {
   return Number(kb) * 1024;
 }
 
+/** CPU time (user + system) a process has used so far, in seconds, from /proc/<pid>/stat. */
+export async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name (which may hold spaces) start after the last ")".
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return ticks / CLOCK_TICKS_PER_SECOND;
+}
+
+// USER_HZ: 100 on Linux on every architecture Node runs on.
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/**
+ * CPU use of some processes over a stretch of time, as a share of one core (1 = one core busy
+ * all the time): what tells whether Chime, nats-server or neither bounded a figure.
+ */
+export async function cpuMeter(pids: Record<string, number>) {
+  const read = async (): Promise<Record<string, number>> => {
+    const out: Record<string, number> = {};
+    for (const [name, pid] of Object.entries(pids)) out[name] = await cpuSeconds(pid);
+    return out;
+  };
+  const start = await read();
+  const started = performance.now();
+  return {
+    async stop(): Promise<Record<string, number>> {
+      const end = await read();
+      const seconds = (performance.now() - started) / 1000;
+      const share: Record<string, number> = {};
+      for (const name of Object.keys(pids)) {
+        share[name] = round(((end[name] ?? 0) - (start[name] ?? 0)) / seconds, 2);
+      }
+      return share;
+    },
+  };
+}
+
 /** Bytes of the files under a directory. */
 export async function dirBytes(dir: string): Promise<number> {
   let total = 0;
@@ -91,7 +128,8 @@ export async function startStack(natsUrl?: TestNats): Promise<Stack> {
   const nats = natsUrl ?? (await startTestNats());
   let chime: ChimeProcess;
   try {
-    chime = await startChimeProcess(nats.url, { logLevel: "warn" });
+    // The capacity bench fills one namespace past the default --max-schedules-per-namespace.
+    chime = await startChimeProcess(nats.url, { logLevel: "warn", maxSchedulesPerNamespace: "0" });
   } catch (err) {
     await nats.stop();
     throw err;
@@ -115,7 +153,8 @@ export async function startStack(natsUrl?: TestNats): Promise<Stack> {
  * same nats-server. Returns messages/s (the first tenth is a warm-up, not counted).
  */
 export async function measureCeiling(natsUrl: string, count: number, window = 1024) {
-  const nc = await connect({ servers: natsUrl });
+  // noAsyncTraces as in Chime: the ceiling is the most a plain client gets through.
+  const nc = await connect({ servers: natsUrl, noAsyncTraces: true });
   try {
     const jsm = await jetstreamManager(nc);
     const name = `CEILING_${Date.now()}`;

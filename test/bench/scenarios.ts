@@ -13,6 +13,7 @@ import { startTestNats } from "../harness/nats-server.js";
 import {
   concurrently,
   consumeFires,
+  cpuMeter,
   dirBytes,
   emit,
   forDuration,
@@ -30,6 +31,9 @@ export interface Sizes {
 }
 
 const IN_FLIGHT = 64;
+/** BatchSchedule items per call, and calls in flight, for the batch create figures. */
+const BATCH_ITEMS = 500;
+const BATCHES_IN_FLIGHT = 4;
 const HOUR = 3_600_000;
 
 /** 1. What this machine's JetStream accepts from a plain client. */
@@ -56,10 +60,12 @@ interface BurstResult {
   drainMs: number;
   lateness: { p50: number; p99: number; max: number };
   creationOverran: boolean;
+  /** CPU use while the burst drained, in cores, per process (chime1…, nats, bench). */
+  cpu: Record<string, number>;
 }
 
 /**
- * N one-shots due at one instant T, created before T through gRPC (64 in flight) across
+ * N one-shots due at one instant T, created before T through gRPC (BatchSchedule) across
  * `replicas` Chime processes; T leaves slack for creation at the rate a calibration run
  * measured. Drain time is the last receipt minus T.
  */
@@ -88,29 +94,40 @@ async function runBurst(
     if (replicas > 1) await sleep(spreadMs);
     consumer = await consumeFires(nats.url, "tasks.bench.burst.>");
     const client = (i: number): GrpcJsClient => clients[i % clients.length] as GrpcJsClient;
-    // Calibrate the create rate on schedules due in an hour, outside the measured subject.
-    const calibration = Math.min(2_000, Math.max(200, Math.floor(n / 20)));
-    const inAnHour = timestamp(Date.now() + HOUR);
+    // Calibrate the create rate on schedules due in an hour, outside the measured subject,
+    // through BatchSchedule as the burst itself is created.
+    const createBatches = async (count: number, item: object): Promise<void> => {
+      await concurrently(
+        Math.ceil(count / BATCH_ITEMS),
+        BATCHES_IN_FLIGHT * clients.length,
+        (i) => {
+          const items = Array.from(
+            { length: Math.min(BATCH_ITEMS, count - i * BATCH_ITEMS) },
+            () => item,
+          );
+          return client(i).unary("BatchSchedule", { items }, 60_000);
+        },
+      );
+    };
+    const calibration = Math.min(10_000, Math.max(1_000, Math.floor(n / 10)));
+    const warm = {
+      subject: "tasks.bench.warm",
+      payload: PAYLOAD,
+      at: timestamp(Date.now() + HOUR),
+    };
     const calStarted = performance.now();
-    await concurrently(calibration, IN_FLIGHT, (i) =>
-      client(i).unary("ScheduleByTime", {
-        subject: "tasks.bench.warm",
-        payload: PAYLOAD,
-        at: inAnHour,
-      }),
-    );
+    await createBatches(calibration, { byTime: warm });
     const createRate = calibration / ((performance.now() - calStarted) / 1000);
-    const T = Date.now() + Math.ceil((n / createRate) * 1.6 * 1000) + 1_500;
+    const T = Date.now() + Math.ceil((n / createRate) * 1.5 * 1000) + 1_500;
     const at = timestamp(T);
-    await concurrently(n, IN_FLIGHT, (i) =>
-      client(i).unary(
-        "ScheduleByTime",
-        { subject: "tasks.bench.burst.x", payload: PAYLOAD, at },
-        60_000,
-      ),
-    );
+    await createBatches(n, { byTime: { subject: "tasks.bench.burst.x", payload: PAYLOAD, at } });
     const creationOverran = Date.now() > T;
-    const all = await consumer.waitForCount(n, Math.max(0, T - Date.now()) + 60_000 + n);
+    await sleep(T - Date.now());
+    const pids: Record<string, number> = { nats: nats.process?.pid ?? 0, bench: process.pid };
+    for (const [i, p] of processes.entries()) pids[`chime${i + 1}`] = p.child.pid ?? 0;
+    const meter = await cpuMeter(pids);
+    const all = await consumer.waitForCount(n, 60_000 + n);
+    const cpu = await meter.stop();
     if (!all) throw new Error(`burst of ${n}: only ${consumer.receipts.length} fires arrived`);
     const receipts = consumer.receipts.slice(0, n);
     let last = 0;
@@ -126,6 +143,7 @@ async function runBurst(
       drainMs,
       lateness: summary(lateness),
       creationOverran,
+      cpu,
     };
   } finally {
     await consumer?.stop().catch(() => undefined);
@@ -154,6 +172,7 @@ export async function burst({ quick }: Sizes): Promise<void> {
       value: r.firesPerSec,
       unit: "fires/s",
       ceiling: r.ceiling,
+      cpuCores: r.cpu,
     });
     emit({ bench, metric: "lateness p50", value: r.lateness.p50, unit: "ms" });
     emit({ bench, metric: "lateness p99", value: r.lateness.p99, unit: "ms" });
@@ -211,7 +230,7 @@ export async function steady({ quick }: Sizes): Promise<void> {
 }
 
 /** Starts the no-op grpc-js SchedulerService in a child process; resolves with its port. */
-async function startNoopServer(): Promise<{ port: number; stop(): void }> {
+async function startNoopServer(): Promise<{ port: number; pid: number; stop(): void }> {
   const child = fork(fileURLToPath(new URL("./noop-grpc-server.ts", import.meta.url)), [], {
     execArgv: process.execArgv,
     stdio: ["ignore", "inherit", "inherit", "ipc"],
@@ -220,7 +239,7 @@ async function startNoopServer(): Promise<{ port: number; stop(): void }> {
     child.once("message", (m) => resolve(Number(m)));
     child.once("exit", (code) => reject(new Error(`no-op gRPC server exited (${code})`)));
   });
-  return { port, stop: () => child.kill("SIGTERM") };
+  return { port, pid: child.pid ?? 0, stop: () => child.kill("SIGTERM") };
 }
 
 /**
@@ -249,17 +268,20 @@ export async function create({ quick }: Sizes): Promise<void> {
     throw err;
   });
   const noopClient = createGrpcJsClient(`127.0.0.1:${noop.port}`);
+  const natsPid = stack.nats.process?.pid ?? 0;
   try {
     for (const [method, request] of Object.entries(requests)) {
-      const measure = async (client: GrpcJsClient) => {
+      const measure = async (client: GrpcJsClient, serverPid: number) => {
         await forDuration(warmupMs, IN_FLIGHT, () => client.unary(method, request()));
+        const meter = await cpuMeter({ server: serverPid, nats: natsPid, bench: process.pid });
         const { latencies, elapsedMs } = await forDuration(ms, IN_FLIGHT, () =>
           client.unary(method, request()),
         );
-        return { rate: latencies.length / (elapsedMs / 1000), ...summary(latencies) };
+        const cpu = await meter.stop();
+        return { rate: latencies.length / (elapsedMs / 1000), ...summary(latencies), cpu };
       };
-      const bound = await measure(noopClient);
-      const chime = await measure(stack.grpc);
+      const bound = await measure(noopClient, noop.pid);
+      const chime = await measure(stack.grpc, stack.chime.child.pid ?? 0);
       const bench = `create-${method}`;
       emit({
         bench,
@@ -267,10 +289,46 @@ export async function create({ quick }: Sizes): Promise<void> {
         value: chime.rate,
         unit: "creates/s",
         ceiling: bound.rate,
+        cpuCores: chime.cpu,
+        noopCpuCores: bound.cpu,
       });
       emit({ bench, metric: "latency p50", value: chime.p50, unit: "ms", noopP50: bound.p50 });
       emit({ bench, metric: "latency p99", value: chime.p99, unit: "ms", noopP99: bound.p99 });
     }
+    // BatchSchedule: BATCH_ITEMS one-shots per call, BATCHES_IN_FLIGHT calls at once, beside
+    // the JetStream ceiling on the same nats-server.
+    const ceilingRate = await measureCeiling(stack.nats.url, quick ? 20_000 : 100_000);
+    const batch = (): Promise<unknown> => {
+      const at = timestamp(Date.now() + HOUR);
+      const items = Array.from({ length: BATCH_ITEMS }, () => ({
+        byTime: { subject: "tasks.bench.create.batch", payload: PAYLOAD, at },
+      }));
+      return stack.grpc.unary("BatchSchedule", { items }, 60_000);
+    };
+    await forDuration(warmupMs, BATCHES_IN_FLIGHT, batch);
+    const meter = await cpuMeter({
+      chime: stack.chime.child.pid ?? 0,
+      nats: natsPid,
+      bench: process.pid,
+    });
+    const batched = await forDuration(ms, BATCHES_IN_FLIGHT, batch);
+    const cpu = await meter.stop();
+    const creates = batched.latencies.length * BATCH_ITEMS;
+    const bench = "create-BatchSchedule";
+    emit({
+      bench,
+      metric: `creates/s, ${BATCH_ITEMS} one-shots per call, ${BATCHES_IN_FLIGHT} calls in flight, vs the JetStream ceiling`,
+      value: creates / (batched.elapsedMs / 1000),
+      unit: "creates/s",
+      ceiling: ceilingRate,
+      cpuCores: cpu,
+    });
+    emit({
+      bench,
+      metric: "latency of one call, p99",
+      value: summary(batched.latencies).p99,
+      unit: "ms",
+    });
   } finally {
     noopClient.close();
     noop.stop();
@@ -303,12 +361,10 @@ export async function capacity({ quick }: Sizes): Promise<void> {
     });
     const inADay = timestamp(Date.now() + 24 * HOUR);
     const started = performance.now();
-    await concurrently(n, 128, () =>
-      grpc.unary(
-        "ScheduleByTime",
-        { subject: "tasks.bench.capacity", payload: PAYLOAD, at: inADay },
-        60_000,
-      ),
+    const item = { byTime: { subject: "tasks.bench.capacity", payload: PAYLOAD, at: inADay } };
+    const items = Array.from({ length: BATCH_ITEMS }, () => item);
+    await concurrently(Math.ceil(n / BATCH_ITEMS), BATCHES_IN_FLIGHT, () =>
+      grpc.unary("BatchSchedule", { items }, 120_000),
     );
     const createSeconds = (performance.now() - started) / 1000;
     await sleep(2_000);
@@ -318,7 +374,7 @@ export async function capacity({ quick }: Sizes): Promise<void> {
     const disk = await dirBytes(stack.nats.storeDir);
     emit({
       bench,
-      metric: "create rate while filling (128 in flight)",
+      metric: `create rate while filling (BatchSchedule, ${BATCH_ITEMS} per call, ${BATCHES_IN_FLIGHT} in flight)`,
       value: n / createSeconds,
       unit: "creates/s",
     });
@@ -361,7 +417,7 @@ export async function capacity({ quick }: Sizes): Promise<void> {
     grpc.close();
     await chime.stop();
     const restartAt = Date.now();
-    chime = await startChimeProcess(stack.nats.url, { logLevel: "warn" });
+    chime = await startChimeProcess(stack.nats.url, { logLevel: "warn" }, 120_000);
     const readyAt = Date.now();
     grpc = createGrpcJsClient(`127.0.0.1:${chime.port}`);
     const deadline = Date.now() + (quick ? 30_000 : 120_000);
@@ -398,6 +454,7 @@ export async function replicas({ quick }: Sizes): Promise<void> {
       ceiling: r.ceiling,
       drainMs: r.drainMs,
       p99Ms: r.lateness.p99,
+      cpuCores: r.cpu,
     });
   }
 }

@@ -83,6 +83,8 @@ const CLI = fileURLToPath(new URL("../../server/dist/cli.js", import.meta.url));
 export async function startChimeProcess(
   natsUrl: string,
   settings: RawSettings = {},
+  /** How long to wait for /readyz (a large store takes a while to load); default 15 s. */
+  readyTimeoutMs = 15_000,
 ): Promise<ChimeProcess> {
   const port =
     settings.listen === undefined ? await freePort() : Number(settings.listen.split(":")[1]);
@@ -92,7 +94,11 @@ export async function startChimeProcess(
     if (value !== undefined)
       args.push(`--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, value);
   }
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  // CHIME_NODE_ARGS: extra node flags for the Chime process (e.g. "--cpu-prof"), for profiling.
+  const nodeArgs = (process.env.CHIME_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
+  const child = spawn(process.execPath, [...nodeArgs, CLI, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   child.stdout?.on("data", (chunk: Buffer) => {
     output += chunk.toString();
@@ -102,7 +108,7 @@ export async function startChimeProcess(
   });
   const exited = once(child, "exit").then(([code]) => code as number | null);
   const baseUrl = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + readyTimeoutMs;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`chime exited with ${child.exitCode}:\n${output}`);
     const ready = await fetch(`${baseUrl}/readyz`).then(

@@ -1,9 +1,11 @@
 import { fileURLToPath } from "node:url";
 import {
+  type ChannelCredentials,
   type Client,
   credentials,
   type GrpcObject,
   loadPackageDefinition,
+  Metadata,
   type ServiceClientConstructor,
   type ServiceError,
 } from "@grpc/grpc-js";
@@ -26,7 +28,21 @@ export interface GrpcJsClient {
 /** A message as proto-loader decodes it. */
 export type GrpcObjectMessage = Record<string, unknown>;
 
-export function createGrpcJsClient(address: string): GrpcJsClient {
+export interface GrpcJsClientOptions {
+  /** Sent as `authorization: Bearer <token>` with every call. Default: none. */
+  readonly token?: string;
+  /** More metadata for every call (e.g. `chime-namespace`). Default: none. */
+  readonly metadata?: Readonly<Record<string, string>>;
+  /** TLS (`credentials.createSsl(...)`). Default: plain HTTP/2. */
+  readonly credentials?: ChannelCredentials;
+  /** Channel options, e.g. `grpc.ssl_target_name_override`. Default: none. */
+  readonly channelOptions?: Readonly<Record<string, string | number>>;
+}
+
+export function createGrpcJsClient(
+  address: string,
+  options: GrpcJsClientOptions = {},
+): GrpcJsClient {
   const definition = loadSync("chime/v1/scheduler_service.proto", {
     includeDirs: [PROTO_DIR],
     keepCase: false,
@@ -39,7 +55,14 @@ export function createGrpcJsClient(address: string): GrpcJsClient {
   const chime = root.chime as GrpcObject;
   const v1 = chime.v1 as GrpcObject;
   const Service = v1.SchedulerService as ServiceClientConstructor;
-  const client: Client = new Service(address, credentials.createInsecure());
+  const client: Client = new Service(
+    address,
+    options.credentials ?? credentials.createInsecure(),
+    options.channelOptions,
+  );
+  const metadata = new Metadata();
+  if (options.token !== undefined) metadata.set("authorization", `Bearer ${options.token}`);
+  for (const [key, value] of Object.entries(options.metadata ?? {})) metadata.set(key, value);
   return {
     unary<Res>(method: string, request: object, timeoutMs = 10_000): Promise<Res> {
       // grpc-js names the methods of a generated client after the proto's RPC names.
@@ -49,6 +72,7 @@ export function createGrpcJsClient(address: string): GrpcJsClient {
         call.call(
           client,
           request,
+          metadata.clone(),
           { deadline: Date.now() + timeoutMs },
           (err: ServiceError | null, response: Res) => {
             if (err) reject(err);

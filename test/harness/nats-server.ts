@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -30,12 +30,29 @@ export interface TestNats extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
-export type TestNatsOptions = Pick<NatsServerOptions, "extraArgs" | "readyTimeoutMs" | "log">;
+export type TestNatsOptions = Pick<
+  NatsServerOptions,
+  "extraArgs" | "readyTimeoutMs" | "log" | "clientOptions"
+> & {
+  /**
+   * A nats-server configuration file's text (authorization, TLS, …), passed with `-c`;
+   * give `clientOptions` if it makes the server require credentials. Default: none.
+   */
+  readonly config?: string;
+};
 
-export async function startTestNats(options: TestNatsOptions = {}): Promise<TestNats> {
+export async function startTestNats(testOptions: TestNatsOptions = {}): Promise<TestNats> {
   const storeDir = await mkdtemp(join(tmpdir(), "chime-nats-"));
+  const { config, ...rest } = testOptions;
+  // Beside the store, so stop() removes it with the store.
+  const configFile = join(storeDir, "nats-server.conf");
+  const options: Omit<TestNatsOptions, "config"> =
+    config === undefined
+      ? rest
+      : { ...rest, extraArgs: [...(rest.extraArgs ?? []), "-c", configFile] };
   let current: NatsServerProcess | null;
   try {
+    if (config !== undefined) await writeFile(configFile, config);
     current = await startNatsServer({ ...options, host: "127.0.0.1", port: 0, storeDir });
   } catch (err) {
     await rm(storeDir, { recursive: true, force: true });

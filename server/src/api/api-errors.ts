@@ -28,6 +28,11 @@ export class PreconditionError extends Error {
   override readonly name = "PreconditionError";
 }
 
+/** A limit on what a tenant may hold is reached; the message names the limit and its setting. */
+export class LimitReachedError extends Error {
+  override readonly name = "LimitReachedError";
+}
+
 /** NATS cannot be reached now; the client may try again. */
 export class UnavailableError extends Error {
   override readonly name = "UnavailableError";
@@ -63,6 +68,8 @@ export function toConnectError(err: unknown): ConnectError {
     return new ConnectError(err.message, Code.NotFound, undefined, undefined, err);
   if (err instanceof AlreadyExistsError)
     return new ConnectError(err.message, Code.AlreadyExists, undefined, undefined, err);
+  if (err instanceof LimitReachedError)
+    return new ConnectError(err.message, Code.ResourceExhausted, undefined, undefined, err);
   if (err instanceof PreconditionError)
     return new ConnectError(err.message, Code.FailedPrecondition, undefined, undefined, err);
   if (err instanceof RevisionConflictError) {

@@ -17,6 +17,8 @@ import { timetableDefinitionOf } from "../engine/schedule-plan.js";
 import { durationMs, durationOf, msOf, timestampOf } from "../proto-time.js";
 import {
   assertTimeZone,
+  CRON_BEYOND_HORIZON_RULE,
+  CRON_HORIZON_MS,
   compileCron,
   compileTimetable,
   parseLocalDateTime,
@@ -199,7 +201,7 @@ export class RequestValidator {
     if (request.payload.byteLength > this.limits.maxPayloadBytes) {
       throw new InvalidFieldError(
         "payload",
-        `must be at most ${this.limits.maxPayloadBytes} bytes (the NATS server's max_payload less room for headers)`,
+        `must be at most ${this.limits.maxPayloadBytes} bytes (--max-payload-bytes, and no more than the NATS server's max_payload less room for headers)`,
       );
     }
     this.checkHeaders(request.headers);
@@ -261,17 +263,31 @@ export class RequestValidator {
 
   /** A recurring schedule that would never fire is refused rather than stored. */
   private assertFires(schedule: Schedule, now: number): void {
-    if (schedule.runImmediately) return;
-    if (compileTimetable(timetableDefinitionOf(schedule)).next(now) === null) {
-      const field = schedule.trigger.case === "cron" ? "cron" : "end_at";
-      throw new InvalidFieldError(field, "never fires between start_at and end_at");
+    const isCron = schedule.trigger.case === "cron";
+    const first = compileTimetable(timetableDefinitionOf(schedule)).next(now);
+    if (first === null) {
+      if (schedule.runImmediately) return;
+      throw new InvalidFieldError(
+        isCron ? "cron" : "end_at",
+        "never fires between start_at and end_at",
+      );
+    }
+    const start = Math.max(now, msOf(schedule.startAt) ?? now);
+    if (isCron && first - start > CRON_HORIZON_MS) {
+      throw new InvalidFieldError(
+        "cron",
+        `${CRON_BEYOND_HORIZON_RULE}: its first fire would be ${new Date(first).toISOString()}`,
+      );
     }
   }
 
   private checkHeaders(headers: Record<string, string>): void {
     const entries = Object.entries(headers);
     if (entries.length > this.limits.maxHeaders) {
-      throw new InvalidFieldError("headers", `must have at most ${this.limits.maxHeaders} entries`);
+      throw new InvalidFieldError(
+        "headers",
+        `must have at most ${this.limits.maxHeaders} entries (--max-headers)`,
+      );
     }
     let bytes = 0;
     for (const [name, value] of entries) {
@@ -299,7 +315,7 @@ export class RequestValidator {
     if (bytes > this.limits.maxHeaderBytes) {
       throw new InvalidFieldError(
         "headers",
-        `must total at most ${this.limits.maxHeaderBytes} bytes`,
+        `must total at most ${this.limits.maxHeaderBytes} bytes (--max-header-bytes)`,
       );
     }
   }
@@ -307,19 +323,22 @@ export class RequestValidator {
   private checkLabels(labels: Record<string, string>): void {
     const entries = Object.entries(labels);
     if (entries.length > this.limits.maxLabels) {
-      throw new InvalidFieldError("labels", `must have at most ${this.limits.maxLabels} entries`);
+      throw new InvalidFieldError(
+        "labels",
+        `must have at most ${this.limits.maxLabels} entries (--max-labels)`,
+      );
     }
     for (const [key, value] of entries) {
       if (key.length > this.limits.maxLabelKeyLength || !LABEL_KEY.test(key)) {
         throw new InvalidFieldError(
           `labels[${quote(key)}]`,
-          `key must be 1 to ${this.limits.maxLabelKeyLength} of letters, digits, '.', '_', '/', '-', starting and ending with a letter or digit`,
+          `key must be 1 to ${this.limits.maxLabelKeyLength} (--max-label-key-length) of letters, digits, '.', '_', '/', '-', starting and ending with a letter or digit`,
         );
       }
       if (value.length > this.limits.maxLabelValueLength || CONTROL.test(value)) {
         throw new InvalidFieldError(
           `labels[${quote(key)}]`,
-          `value must be at most ${this.limits.maxLabelValueLength} printable characters`,
+          `value must be at most ${this.limits.maxLabelValueLength} printable characters (--max-label-value-length)`,
         );
       }
     }
@@ -330,7 +349,7 @@ export class RequestValidator {
     if (name.length > this.limits.maxNameLength) {
       throw new InvalidFieldError(
         "name",
-        `must be at most ${this.limits.maxNameLength} characters`,
+        `must be at most ${this.limits.maxNameLength} characters (--max-name-length)`,
       );
     }
     if (CONTROL.test(name) || name.trim() !== name) {

@@ -1,9 +1,16 @@
 import { clone, create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
+  type BatchScheduleItem,
+  type BatchScheduleRequest,
+  type BatchScheduleResponse,
+  BatchScheduleResponseSchema,
+  type BatchScheduleResult,
+  BatchScheduleResultSchema,
   ConflictPolicy,
   type CreatedSchedule,
   CreatedScheduleSchema,
+  type FireRecord,
   type GetScheduleRequest,
   type ListSchedulesRequest,
   type ListSchedulesResponse,
@@ -17,7 +24,7 @@ import {
   type UnscheduleResponse,
   UnscheduleResponseSchema,
 } from "@chime/sdk";
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { type Engine, type ManualFire, UnknownScheduleError } from "../engine/engine.js";
 import { deriveProgress, type Progress, ProgressState } from "../engine/progress.js";
@@ -30,11 +37,13 @@ import { RevisionConflictError } from "../store/store-errors.js";
 import {
   AlreadyExistsError,
   InvalidFieldError,
+  LimitReachedError,
   NotFoundError,
   PreconditionError,
   toConnectError,
   UnavailableError,
 } from "./api-errors.js";
+import { type Access, accessOf, namespaceOf } from "./auth.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
 import type { RequestValidator, ScheduleDraft } from "./request-validation.js";
 
@@ -56,8 +65,14 @@ export interface SchedulerApiDeps {
   readonly natsConnected: () => boolean;
   /** This replica's name, reported as the owner of the partitions it fires. */
   readonly replicaId: string;
+  /** Where GetSchedule reads a schedule's recent fires from. Default: none are listed. */
+  readonly fireHistory?: {
+    recent(scheduleId: string, subject: string, limit: number): Promise<FireRecord[]>;
+  };
   readonly log: Logger;
   readonly now?: () => number;
+  /** The most schedules one namespace may hold (--max-schedules-per-namespace); 0: no limit. */
+  readonly maxSchedulesPerNamespace?: number;
 }
 
 type Target =
@@ -68,14 +83,27 @@ type Target =
 const DEFAULT_PAGE_SIZE = 100;
 const DEFAULT_NEXT_FIRE_COUNT = 5;
 const MAX_NEXT_FIRE_COUNT = 100;
+const MAX_RECENT_FIRE_COUNT = 100;
 // How long a name may point at a schedule that is not stored before it is taken as left
 // over from a create that died half-way (a concurrent create stores its schedule sooner).
 const DANGLING_NAME_GRACE_MS = 2_000;
 const MAX_WRITE_ATTEMPTS = 5;
+/** The most items one BatchSchedule takes: a reply stays well below gRPC's 4 MiB default. */
+const MAX_BATCH_ITEMS = 1000;
+
+/** A create written to the store: the id, the revision to wait for, and what happened. */
+interface Written {
+  readonly id: string;
+  readonly revision: number;
+  readonly created: boolean;
+  readonly replaced?: boolean;
+}
 
 /** The chime.v1.SchedulerService: one implementation behind gRPC, gRPC-Web and Connect. */
 export class SchedulerApi {
   private readonly now: () => number;
+  /** Creates per namespace stored by this replica but not yet applied to its catalog. */
+  private readonly creating = new Map<string, number>();
 
   constructor(private readonly deps: SchedulerApiDeps) {
     this.now = deps.now ?? Date.now;
@@ -84,54 +112,169 @@ export class SchedulerApi {
   /** The service as Connect and the gRPC binding take it; every error leaves as a ConnectError. */
   service(): ServiceImpl<typeof SchedulerService> {
     const guard =
-      <Req, Res>(method: (req: Req) => Promise<Res>) =>
-      async (req: Req): Promise<Res> => {
+      <Req, Res>(method: (req: Req, access: Access) => Promise<Res>) =>
+      async (req: Req, context: HandlerContext): Promise<Res> => {
         try {
-          return await method.call(this, req);
+          // The auth interceptor fixed who the call acts as and which namespace it sees.
+          return await method.call(this, req, accessOf(context.values));
         } catch (err) {
           throw toConnectError(err);
         }
       };
     return {
-      scheduleByTime: guard((req) => this.create((now) => this.deps.validator.byTime(req, now))),
-      scheduleByCron: guard((req) => this.create((now) => this.deps.validator.byCron(req, now))),
-      scheduleByInterval: guard((req) =>
-        this.create((now) => this.deps.validator.byInterval(req, now)),
+      scheduleByTime: guard((req, access) =>
+        this.create((now) => this.deps.validator.byTime(req, now), access),
       ),
-      unschedule: guard((req) => this.unschedule(req.target)),
-      getSchedule: guard((req) => this.getSchedule(req)),
-      listSchedules: guard((req) => this.listSchedules(req)),
-      pauseSchedule: guard((req) => this.pause(req.target)),
-      resumeSchedule: guard((req) => this.resume(req.target)),
-      triggerSchedule: guard((req) => this.trigger(req.target)),
+      scheduleByCron: guard((req, access) =>
+        this.create((now) => this.deps.validator.byCron(req, now), access),
+      ),
+      scheduleByInterval: guard((req, access) =>
+        this.create((now) => this.deps.validator.byInterval(req, now), access),
+      ),
+      unschedule: guard((req, access) => this.unschedule(req.target, access)),
+      getSchedule: guard((req, access) => this.getSchedule(req, access)),
+      listSchedules: guard((req, access) => this.listSchedules(req, access)),
+      pauseSchedule: guard((req, access) => this.pause(req.target, access)),
+      resumeSchedule: guard((req, access) => this.resume(req.target, access)),
+      triggerSchedule: guard((req, access) => this.trigger(req.target, access)),
+      batchSchedule: guard((req, access) => this.batchSchedule(req, access)),
     };
   }
 
   /** One clock reading per request: validation and the stored times agree to the ms. */
-  private create(validate: (now: number) => ScheduleDraft): Promise<CreatedSchedule> {
+  private create(
+    validate: (now: number) => ScheduleDraft,
+    access: Access,
+  ): Promise<CreatedSchedule> {
     const now = this.now();
-    return this.createSchedule(validate(now), now);
+    return this.createSchedule(validate(now), now, access);
   }
 
-  private async createSchedule(draft: ScheduleDraft, now: number): Promise<CreatedSchedule> {
+  private async createSchedule(
+    draft: ScheduleDraft,
+    now: number,
+    access: Access,
+  ): Promise<CreatedSchedule> {
+    const written = await this.writeSchedule(draft, now, access);
+    return this.created(written.id, written.revision, written, access);
+  }
+
+  /**
+   * BatchSchedule: every item validated and written as its own create would be, the writes
+   * pipelined (not one awaited after another), then one wait for this replica to have applied
+   * them all. Items naming the same name run one after another, in order.
+   */
+  private async batchSchedule(
+    req: BatchScheduleRequest,
+    access: Access,
+  ): Promise<BatchScheduleResponse> {
+    if (req.items.length > MAX_BATCH_ITEMS) {
+      throw new InvalidFieldError("items", `must hold at most ${MAX_BATCH_ITEMS} items`);
+    }
+    this.requireNats();
+    const now = this.now();
+    const results: BatchScheduleResult[] = new Array(req.items.length);
+    const byName = new Map<string, Promise<unknown>>();
+    let newest = 0;
+    const refuse = (i: number, err: unknown): void => {
+      const e = toConnectError(err);
+      const message =
+        err instanceof InvalidFieldError
+          ? `items[${i}].${err.field}: ${err.rule}`
+          : `items[${i}]: ${e.rawMessage}`;
+      results[i] = create(BatchScheduleResultSchema, {
+        outcome: { case: "error", value: { code: e.code, message } },
+      });
+    };
+    const writes = req.items.map((item, i): Promise<void> => {
+      let draft: ScheduleDraft;
+      try {
+        draft = this.validateItem(item, now);
+      } catch (err) {
+        refuse(i, err);
+        return Promise.resolve();
+      }
+      const write = async (): Promise<void> => {
+        try {
+          const written = await this.writeSchedule(draft, now, access);
+          newest = Math.max(newest, written.revision);
+          results[i] = create(BatchScheduleResultSchema, {
+            outcome: {
+              case: "created",
+              value: {
+                scheduleId: written.id,
+                created: written.created,
+                replaced: written.replaced ?? false,
+              },
+            },
+          });
+        } catch (err) {
+          refuse(i, err);
+        }
+      };
+      if (draft.name === undefined) return write();
+      const before = byName.get(draft.name) ?? Promise.resolve();
+      const done = before.then(write);
+      byName.set(draft.name, done);
+      return done;
+    });
+    await Promise.all(writes);
+    // As with a single create: once the reply is out, reads on this replica see the schedules.
+    await this.deps.catalog.waitForRevision(newest);
+    return create(BatchScheduleResponseSchema, { results });
+  }
+
+  private validateItem(item: BatchScheduleItem, now: number): ScheduleDraft {
+    const { request } = item;
+    switch (request.case) {
+      case "byTime":
+        return this.deps.validator.byTime(request.value, now);
+      case "byCron":
+        return this.deps.validator.byCron(request.value, now);
+      case "byInterval":
+        return this.deps.validator.byInterval(request.value, now);
+      default:
+        throw new InvalidFieldError("request", "is required (by_time, by_cron or by_interval)");
+    }
+  }
+
+  /** Stores a new schedule (or follows the name's conflict policy); does not wait to see it. */
+  private async writeSchedule(draft: ScheduleDraft, now: number, access: Access): Promise<Written> {
+    const written = await this.writeInNamespace(draft, now, access);
+    access.note(written.id);
+    return written;
+  }
+
+  private async writeInNamespace(
+    draft: ScheduleDraft,
+    now: number,
+    access: Access,
+  ): Promise<Written> {
+    const schedule = draft.schedule;
+    access.requireSubject(schedule.subject);
     this.requireNats();
     const id = newScheduleId(now);
-    const schedule = draft.schedule;
+    const namespace = access.home;
+    schedule.namespace = namespace;
     schedule.scheduleId = id;
     schedule.partition = this.deps.store.partitionOf(id);
     schedule.createdAt = timestampFromMs(now);
     stampDefinition(schedule, now);
     if (draft.name === undefined) {
-      const revision = await this.deps.store.create(schedule);
-      return this.created(id, revision, { created: true });
+      const revision = await this.createNew(schedule, namespace);
+      return { id, revision, created: true };
     }
     for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-      const claimed = await this.deps.store.claimName(draft.name, id);
+      const name = draft.name;
+      const claimed = await this.deps.store.claimName(namespace, name, id);
       if (claimed !== null) {
-        const revision = await this.deps.store.create(schedule);
-        return this.created(id, revision, { created: true });
+        // Counted only now: a name that exists (KEEP, REPLACE) adds nothing to the namespace.
+        const revision = await this.createNew(schedule, namespace, () =>
+          this.deps.store.releaseName(namespace, name, claimed),
+        );
+        return { id, revision, created: true };
       }
-      const existing = await this.existingForName(draft.name);
+      const existing = await this.existingForName(namespace, draft.name);
       if (existing === null) continue;
       switch (draft.conflictPolicy) {
         case ConflictPolicy.FAIL:
@@ -139,23 +282,71 @@ export class SchedulerApi {
             `name: a schedule named ${JSON.stringify(draft.name)} already exists (schedule_id ${existing.schedule.scheduleId})`,
           );
         case ConflictPolicy.REPLACE: {
+          access.requireManage(existing.schedule);
           const replaced = await this.replace(existing, schedule, now);
           if (replaced === null) continue;
-          return this.created(existing.schedule.scheduleId, replaced, {
+          return {
+            id: existing.schedule.scheduleId,
+            revision: replaced,
             created: true,
             replaced: true,
-          });
+          };
         }
         default:
-          return this.created(existing.schedule.scheduleId, existing.revision, { created: false });
+          return {
+            id: existing.schedule.scheduleId,
+            revision: existing.revision,
+            created: false,
+          };
       }
     }
     throw new RevisionConflictError(`name ${draft.name}`);
   }
 
+  /**
+   * Stores a schedule that adds one to its namespace, or refuses it with RESOURCE_EXHAUSTED
+   * when the namespace holds --max-schedules-per-namespace already (calling `release` first,
+   * to free what the create had claimed). Creates this replica has stored but not yet applied
+   * count too, so a batch or concurrent calls here cannot pass the limit together; creates
+   * racing on other replicas can, each counting what it has applied (README, "Security").
+   */
+  private async createNew(
+    schedule: Schedule,
+    namespace: string,
+    release?: () => Promise<unknown>,
+  ): Promise<number> {
+    const limit = this.deps.maxSchedulesPerNamespace ?? 0;
+    if (limit === 0) return this.deps.store.create(schedule);
+    const inFlight = this.creating.get(namespace) ?? 0;
+    if (this.deps.catalog.countIn(namespace) + inFlight >= limit) {
+      await release?.().catch((err: unknown) => {
+        if (!(err instanceof RevisionConflictError)) throw err;
+      });
+      throw new LimitReachedError(
+        `namespace ${namespace} holds the most schedules allowed, ${limit} (--max-schedules-per-namespace); unschedule some first`,
+      );
+    }
+    this.creating.set(namespace, inFlight + 1);
+    const settle = (): void => {
+      const left = (this.creating.get(namespace) ?? 1) - 1;
+      if (left > 0) this.creating.set(namespace, left);
+      else this.creating.delete(namespace);
+    };
+    let revision: number;
+    try {
+      revision = await this.deps.store.create(schedule);
+    } catch (err) {
+      settle();
+      throw err;
+    }
+    // From the revision on, the catalog's count holds it.
+    void this.deps.catalog.waitForRevision(revision).then(settle);
+    return revision;
+  }
+
   /** The stored schedule a taken name points at, or null after clearing a dangling name. */
-  private async existingForName(name: string): Promise<CatalogRecord | null> {
-    const claim = await this.deps.store.readName(name);
+  private async existingForName(namespace: string, name: string): Promise<CatalogRecord | null> {
+    const claim = await this.deps.store.readName(namespace, name);
     if (claim === null) return null;
     const deadline = this.now() + DANGLING_NAME_GRACE_MS;
     for (;;) {
@@ -165,10 +356,10 @@ export class SchedulerApi {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     this.deps.log.warn(
-      { name, scheduleId: claim.id },
+      { namespace, name, scheduleId: claim.id },
       "releasing a name whose schedule was never stored",
     );
-    await this.deps.store.releaseName(name, claim.revision).catch((err: unknown) => {
+    await this.deps.store.releaseName(namespace, name, claim.revision).catch((err: unknown) => {
       if (!(err instanceof RevisionConflictError)) throw err;
     });
     return null;
@@ -202,6 +393,7 @@ export class SchedulerApi {
     id: string,
     revision: number,
     outcome: { created: boolean; replaced?: boolean },
+    access: Access,
   ): Promise<CreatedSchedule> {
     await this.deps.catalog.waitForRevision(revision);
     return create(CreatedScheduleSchema, {
@@ -209,18 +401,19 @@ export class SchedulerApi {
       created: outcome.created,
       replaced: outcome.replaced ?? false,
       schedule: this.view(
-        this.mustFind({ case: "scheduleId", value: id }),
+        this.mustFind({ case: "scheduleId", value: id }, access),
         DEFAULT_NEXT_FIRE_COUNT,
       ),
     });
   }
 
-  private async unschedule(target: Target): Promise<UnscheduleResponse> {
+  private async unschedule(target: Target, access: Access): Promise<UnscheduleResponse> {
     this.requireNats();
     for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-      const record = this.find(target);
+      const record = this.find(target, access);
       if (record === undefined) return create(UnscheduleResponseSchema, { existed: false });
       const { schedule } = record;
+      access.requireManage(schedule);
       try {
         const revision = await this.deps.store.delete(
           schedule.partition,
@@ -230,6 +423,7 @@ export class SchedulerApi {
         if (schedule.name !== "") await this.releaseNameOf(schedule);
         // The owner drops the schedule as it applies this revision: after it, no new fire starts.
         await this.ownerApplied(schedule.partition, revision);
+        access.note(schedule.scheduleId);
         this.deps.log.info({ scheduleId: schedule.scheduleId }, "unscheduled");
         return create(UnscheduleResponseSchema, { existed: true });
       } catch (err) {
@@ -241,25 +435,50 @@ export class SchedulerApi {
   }
 
   private async releaseNameOf(schedule: Schedule): Promise<void> {
-    const claim = await this.deps.store.readName(schedule.name);
+    const namespace = namespaceOf(schedule);
+    const claim = await this.deps.store.readName(namespace, schedule.name);
     if (claim === null || claim.id !== schedule.scheduleId) return;
-    await this.deps.store.releaseName(schedule.name, claim.revision).catch((err: unknown) => {
-      if (!(err instanceof RevisionConflictError)) throw err;
-    });
+    await this.deps.store
+      .releaseName(namespace, schedule.name, claim.revision)
+      .catch((err: unknown) => {
+        if (!(err instanceof RevisionConflictError)) throw err;
+      });
   }
 
-  private async getSchedule(req: GetScheduleRequest): Promise<Schedule> {
+  private async getSchedule(req: GetScheduleRequest, access: Access): Promise<Schedule> {
     if (req.nextFireCount > MAX_NEXT_FIRE_COUNT) {
       throw new InvalidFieldError("next_fire_count", `must be at most ${MAX_NEXT_FIRE_COUNT}`);
     }
-    const record = this.mustFind(req.target);
-    return this.view(record, req.nextFireCount || DEFAULT_NEXT_FIRE_COUNT);
+    if (req.recentFireCount > MAX_RECENT_FIRE_COUNT) {
+      throw new InvalidFieldError("recent_fire_count", `must be at most ${MAX_RECENT_FIRE_COUNT}`);
+    }
+    const record = this.mustFind(req.target, access);
+    const schedule = this.view(record, req.nextFireCount || DEFAULT_NEXT_FIRE_COUNT);
+    // Only on request: reading the history back costs a few reads of the task stream.
+    if (req.recentFireCount > 0)
+      schedule.recentFires = await this.recentFires(schedule, req.recentFireCount);
+    return schedule;
   }
 
-  private async listSchedules(req: ListSchedulesRequest): Promise<ListSchedulesResponse> {
+  /** Best effort: the schedule itself is answered from memory even when NATS cannot say more. */
+  private async recentFires(schedule: Schedule, count: number): Promise<FireRecord[]> {
+    const history = this.deps.fireHistory;
+    if (history === undefined || schedule.fireCount === 0n || !this.deps.natsConnected()) return [];
+    try {
+      return await history.recent(schedule.scheduleId, schedule.subject, count);
+    } catch (err) {
+      this.deps.log.debug({ err, scheduleId: schedule.scheduleId }, "recent fires unavailable");
+      return [];
+    }
+  }
+
+  private async listSchedules(
+    req: ListSchedulesRequest,
+    access: Access,
+  ): Promise<ListSchedulesResponse> {
     const maxPageSize = this.deps.validator.maxPageSize;
     if (req.pageSize > maxPageSize) {
-      throw new InvalidFieldError("page_size", `must be at most ${maxPageSize}`);
+      throw new InvalidFieldError("page_size", `must be at most ${maxPageSize} (--max-page-size)`);
     }
     for (const state of req.states) {
       if (ScheduleState[state] === undefined)
@@ -276,6 +495,7 @@ export class SchedulerApi {
       const record = this.deps.catalog.get(id);
       if (record === undefined) continue;
       const s = record.schedule;
+      if (!access.sees(namespaceOf(s))) continue;
       if (req.subjectPrefix !== "" && !s.subject.startsWith(req.subjectPrefix)) continue;
       if (labels.some(([k, v]) => s.labels[k] !== v)) continue;
       if (nameNeedle !== "" && !s.name.toLowerCase().includes(nameNeedle)) continue;
@@ -294,8 +514,8 @@ export class SchedulerApi {
     });
   }
 
-  private async pause(target: Target): Promise<Schedule> {
-    return this.changeState(target, (schedule, progress, now) => {
+  private async pause(target: Target, access: Access): Promise<Schedule> {
+    return this.changeState(target, access, (schedule, progress, now) => {
       if (progress.state === ProgressState.paused) return false;
       if (progress.state === ProgressState.completed) {
         throw new PreconditionError(
@@ -308,8 +528,8 @@ export class SchedulerApi {
     });
   }
 
-  private async resume(target: Target): Promise<Schedule> {
-    return this.changeState(target, (schedule, progress, now) => {
+  private async resume(target: Target, access: Access): Promise<Schedule> {
+    return this.changeState(target, access, (schedule, progress, now) => {
       if (progress.state === ProgressState.active) return false;
       if (progress.state === ProgressState.completed) {
         throw new PreconditionError(
@@ -327,11 +547,13 @@ export class SchedulerApi {
   /** Applies `change` to the stored schedule (compare-and-set, retried); unchanged: no write. */
   private async changeState(
     target: Target,
+    access: Access,
     change: (schedule: Schedule, progress: Progress, now: number) => boolean,
   ): Promise<Schedule> {
     this.requireNats();
     for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-      const record = this.mustFind(target);
+      const record = this.mustFind(target, access);
+      access.requireManage(record.schedule);
       const progress = this.progressOf(record);
       const schedule = clone(ScheduleSchema, record.schedule);
       schedule.fireCount = BigInt(progress.fireCount);
@@ -344,12 +566,13 @@ export class SchedulerApi {
       try {
         const revision = await this.deps.store.update(schedule, record.revision);
         await this.ownerApplied(schedule.partition, revision);
+        access.note(schedule.scheduleId);
         this.deps.log.info(
           { scheduleId: schedule.scheduleId, state: ScheduleState[schedule.state] },
           "state changed",
         );
         return this.view(
-          this.mustFind({ case: "scheduleId", value: schedule.scheduleId }),
+          this.mustFind({ case: "scheduleId", value: schedule.scheduleId }, access),
           DEFAULT_NEXT_FIRE_COUNT,
         );
       } catch (err) {
@@ -360,10 +583,12 @@ export class SchedulerApi {
     throw new RevisionConflictError(`schedule ${describe(target)}`);
   }
 
-  private async trigger(target: Target): Promise<TriggerScheduleResponse> {
+  private async trigger(target: Target, access: Access): Promise<TriggerScheduleResponse> {
     this.requireNats();
-    const record = this.mustFind(target);
+    const record = this.mustFind(target, access);
+    access.requireManage(record.schedule);
     const { scheduleId, partition } = record.schedule;
+    access.note(scheduleId);
     const owner = this.deps.ownership.holderOf(partition);
     if (owner === undefined) {
       throw new UnavailableError(
@@ -402,6 +627,7 @@ export class SchedulerApi {
     schedule.lastFireAt = timestampOf(progress.lastFireAt);
     schedule.nextFireAt = timestampOf(progress.nextDue);
     schedule.progressAt = undefined;
+    schedule.namespace = namespaceOf(schedule);
     schedule.owner = this.deps.ownership.holderOf(schedule.partition) ?? "";
     if (nextFireCount > 0) {
       schedule.nextFireTimes = this.deps.engine
@@ -423,19 +649,24 @@ export class SchedulerApi {
     );
   }
 
-  private find(target: Target): CatalogRecord | undefined {
+  /** Another namespace's schedule is not found, exactly as one that does not exist. */
+  private find(target: Target, access: Access): CatalogRecord | undefined {
     switch (target.case) {
-      case "scheduleId":
+      case "scheduleId": {
         if (!isScheduleId(target.value)) {
           throw new InvalidFieldError(
             "schedule_id",
             "is not a schedule id (26 characters of Crockford base32)",
           );
         }
-        return this.deps.catalog.get(target.value);
+        const record = this.deps.catalog.get(target.value);
+        return record !== undefined && access.sees(namespaceOf(record.schedule))
+          ? record
+          : undefined;
+      }
       case "name": {
         this.deps.validator.checkName(target.value);
-        const entry = this.deps.catalog.name(target.value);
+        const entry = this.deps.catalog.name(access.home, target.value);
         return entry === undefined ? undefined : this.deps.catalog.get(entry.id);
       }
       default:
@@ -443,8 +674,8 @@ export class SchedulerApi {
     }
   }
 
-  private mustFind(target: Target): CatalogRecord {
-    const record = this.find(target);
+  private mustFind(target: Target, access: Access): CatalogRecord {
+    const record = this.find(target, access);
     if (record === undefined) throw this.notFound(target);
     return record;
   }

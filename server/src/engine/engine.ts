@@ -1,5 +1,4 @@
-import { clone } from "@bufbuild/protobuf";
-import { type Schedule, ScheduleSchema } from "@chime/sdk";
+import type { Schedule, ScheduleState } from "@chime/sdk";
 import type { PubAck } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import type { PartitionOwner } from "../cluster/partition-leases.js";
@@ -18,6 +17,7 @@ import {
 import type { FirePublisher } from "./fire-publisher.js";
 import { deriveProgress, type Progress, ProgressState, reachedMaxFires } from "./progress.js";
 import { dueOf, nextNominal, planOf, type SchedulePlan } from "./schedule-plan.js";
+import { decodeScheduleTiming } from "./schedule-timing.js";
 import { type Timed, TimerQueue } from "./timer-queue.js";
 
 export interface EngineOptions {
@@ -49,14 +49,26 @@ export interface ManualFire {
   readonly streamSequence: number;
 }
 
-/** A schedule as the engine holds it. */
+/**
+ * A schedule as the engine holds it: its timetable and progress, not its definition (the
+ * catalog keeps that encoded; what a fire publishes is read from there when it fires).
+ */
 interface Entry extends Timed {
   readonly id: string;
   readonly partition: number;
   revision: number;
-  schedule: Schedule;
-  readonly plan: SchedulePlan;
-  readonly template: FireTemplate;
+  /** The stored state and defined_at: what tells a checkpoint from a new definition. */
+  storedState: ScheduleState;
+  definedAt: Instant | undefined;
+  /**
+   * The compiled timetable; undefined for a plain one-shot (no run_immediately), whose one
+   * occurrence is `nextNominal`: a compiled timetable is several closures, and most of a
+   * million one-shots' memory otherwise.
+   */
+  readonly plan: SchedulePlan | undefined;
+  readonly oneShot: boolean;
+  /** What every fire shares; kept after the first fire of a recurring schedule only. */
+  template: FireTemplate | undefined;
   state: ProgressState;
   fireCount: number;
   manualFires: number;
@@ -76,6 +88,10 @@ export class UnknownScheduleError extends Error {
 
 // setTimeout takes at most a 32-bit delay; a far timer is simply re-armed when it wakes.
 const MAX_TIMER_MS = 60_000;
+// How long admitting a partition's schedules runs before it lets other work in.
+const ADMIT_SLICE_MS = 20;
+// A schedule admitted this close to its next fire keeps what it publishes ready.
+const HOT_HORIZON_MS = 60_000;
 
 /**
  * The firing engine: one timer armed for the earliest due schedule of a heap, publishes
@@ -97,6 +113,8 @@ export class Engine implements CatalogObserver, PartitionOwner {
   private readonly inFlight = new TimerQueue<InFlight>();
   private readonly dirtyPartitions = new Set<number>();
   private readonly checkpoints = new Set<string>();
+  /** Recurring schedules that fired and whose next occurrence is yet to be queued. */
+  private readonly advancing = new Set<Entry>();
   private timer: NodeJS.Timeout | undefined;
   private timerDue = Number.POSITIVE_INFINITY;
   private pumpScheduled = false;
@@ -150,15 +168,19 @@ export class Engine implements CatalogObserver, PartitionOwner {
   upcoming(id: string, count: number): Instant[] {
     const entry = this.entries.get(id);
     if (entry === undefined || entry.state !== ProgressState.active) return [];
+    const { plan } = entry;
+    if (plan === undefined) {
+      return entry.nextNominal === undefined || count < 1 ? [] : [entry.due];
+    }
     const dues: Instant[] = [];
     let fires = entry.fireCount;
     const manual = entry.manualFires;
     let nominal = entry.nextNominal;
     while (nominal !== undefined && dues.length < count) {
-      if (reachedMaxFires(entry.plan, fires, manual)) break;
-      dues.push(dueOf(entry.plan, nominal));
+      if (reachedMaxFires(plan, fires, manual)) break;
+      dues.push(dueOf(plan, nominal));
       fires++;
-      nominal = nextNominal(entry.plan, nominal) ?? undefined;
+      nominal = nextNominal(plan, nominal) ?? undefined;
     }
     return dues;
   }
@@ -169,6 +191,7 @@ export class Engine implements CatalogObserver, PartitionOwner {
     const firedAt = this.now();
     if (entry === undefined || !this.holds(entry.partition, firedAt))
       throw new UnknownScheduleError(id);
+    if (this.templateOf(entry) === undefined) throw new UnknownScheduleError(id);
     entry.manualFires++;
     const ack = await this.publish(entry, firedAt, firedAt, FireTrigger.manual, firedAt);
     this.checkpoints.add(id);
@@ -206,8 +229,18 @@ export class Engine implements CatalogObserver, PartitionOwner {
     // Start from the newest state of the store (the last owner's final watermark included).
     await this.catalog.waitForRevision(await this.store.lastRevision());
     this.owned.set(partition, validUntil);
+    // A large store takes seconds to admit: yield now and then, so that lease renewals (and
+    // fires already admitted) are not held up until the lease has lapsed.
+    let sliceStarted = performance.now();
     for (const record of this.catalog.all()) {
-      if (record.schedule.partition === partition) this.admit(record);
+      if (record.partition !== partition || this.entries.has(record.id)) continue;
+      this.admit(record, decodeScheduleTiming(record.bytes()));
+      if (performance.now() - sliceStarted < ADMIT_SLICE_MS) continue;
+      this.schedulePump();
+      await new Promise((resolve) => setImmediate(resolve));
+      // Lost or handed back meanwhile: what was admitted is dropped already.
+      if (!this.owned.has(partition)) return;
+      sliceStarted = performance.now();
     }
     this.schedulePump();
   }
@@ -230,8 +263,14 @@ export class Engine implements CatalogObserver, PartitionOwner {
     if (!this.owned.has(partition)) return;
     const now = this.now();
     this.owned.delete(partition);
+    // Progress off the timetable (a catch-up, a manual fire) is recorded before the hand-over,
+    // or the next owner would derive it from the timetable and start those fires again.
+    const pending = [...this.checkpoints]
+      .map((id) => this.entries.get(id))
+      .filter((entry): entry is Entry => entry?.partition === partition);
     const earliestQueued = this.dropEntries(partition);
     await this.partitionIdleFor(partition);
+    await Promise.all([this.flushing, ...pending.map((entry) => this.checkpoint(entry))]);
     // Every fire of the partition due before its earliest unstarted one has landed now.
     const watermark = {
       dueAt: Math.min(now, earliestQueued - 1),
@@ -259,7 +298,9 @@ export class Engine implements CatalogObserver, PartitionOwner {
     this.suspended.delete(partition);
     for (const entry of this.entries.values()) {
       if (entry.partition !== partition) continue;
-      if (this.queue.has(entry) || parked?.has(entry)) earliest = Math.min(earliest, entry.due);
+      if (this.queue.has(entry) || parked?.has(entry) || this.advancing.has(entry))
+        earliest = Math.min(earliest, entry.due);
+      this.advancing.delete(entry);
       this.queue.delete(entry);
       this.entries.delete(entry.id);
       this.checkpoints.delete(entry.id);
@@ -293,26 +334,37 @@ export class Engine implements CatalogObserver, PartitionOwner {
       return;
     }
     const existing = this.entries.get(id);
-    if (existing !== undefined && sameTimetable(existing.schedule, record.schedule)) {
+    // Nothing to decode for a partition another replica fires.
+    if (existing === undefined && !this.owned.has(record.partition)) return;
+    const schedule = decodeScheduleTiming(record.bytes());
+    const definedAt = msOf(schedule.definedAt);
+    if (
+      existing !== undefined &&
+      existing.storedState === schedule.state &&
+      existing.definedAt === definedAt
+    ) {
       // A checkpoint (ours) or a change that leaves the timetable alone: what the engine
       // counted since is at least as far along as the record.
       existing.revision = record.revision;
-      existing.schedule = record.schedule;
+      existing.template = undefined;
       return;
     }
     if (existing !== undefined) this.queue.delete(existing);
-    if (!this.owned.has(record.schedule.partition)) return;
+    if (!this.owned.has(record.partition)) {
+      if (existing !== undefined) this.entries.delete(id);
+      return;
+    }
     // A pause or resume written from a count read a moment earlier may miss a fire that
     // started since: the engine's own count is the truth for the same definition.
-    const sameDefinition =
-      existing !== undefined &&
-      msOf(existing.schedule.definedAt) === msOf(record.schedule.definedAt);
-    this.admit(record, sameDefinition ? existing : undefined);
+    const sameDefinition = existing !== undefined && existing.definedAt === definedAt;
+    this.admit(record, schedule, sameDefinition ? existing : undefined);
     this.schedulePump();
   }
 
-  private admit(record: CatalogRecord, carried?: Entry): void {
-    const { schedule, revision } = record;
+  private admit(record: CatalogRecord, schedule: Schedule, carried?: Entry): void {
+    const { revision } = record;
+    // The catalog's copy of the id, not another one per decoded message.
+    schedule.scheduleId = record.id;
     let plan: SchedulePlan;
     try {
       plan = planOf(schedule);
@@ -324,12 +376,14 @@ export class Engine implements CatalogObserver, PartitionOwner {
     const known = watermark !== undefined && revision <= watermark.revision;
     const progress = deriveProgress(schedule, plan, known ? watermark.dueAt : undefined);
     const entry: Entry = {
-      id: schedule.scheduleId,
-      partition: schedule.partition,
+      id: record.id,
+      partition: record.partition,
       revision,
-      schedule,
-      plan,
-      template: fireTemplateOf(schedule),
+      storedState: schedule.state,
+      definedAt: msOf(schedule.definedAt),
+      plan: plan.oneShot && plan.immediateAt === undefined ? undefined : plan,
+      oneShot: plan.oneShot,
+      template: undefined,
       state: progress.state,
       fireCount: progress.fireCount,
       manualFires: progress.manualFires,
@@ -345,6 +399,10 @@ export class Engine implements CatalogObserver, PartitionOwner {
       entry.lastFireAt = carried.lastFireAt;
       this.checkpoints.add(entry.id);
     }
+    // Due soon (a burst being set up, say): what it publishes is ready before it fires, rather
+    // than decoded from the catalog then, in the hot loop.
+    if (progress.nextDue !== undefined && progress.nextDue - this.now() < HOT_HORIZON_MS)
+      entry.template = ownTemplate(fireTemplateOf(record.schedule));
     this.entries.set(entry.id, entry);
     if (progress.nextDue !== undefined) this.queue.set(entry, progress.nextDue);
   }
@@ -422,9 +480,9 @@ export class Engine implements CatalogObserver, PartitionOwner {
     if (nominal === undefined) return;
     // Late measured from when the schedule could first have fired: a one-shot created with an
     // `at` already past is on time when it fires at once, not a made-up fire.
-    const since = Math.max(entry.due, msOf(entry.schedule.definedAt) ?? entry.due);
+    const since = Math.max(entry.due, entry.definedAt ?? entry.due);
     const late = now - since > this.options.misfireThresholdMs;
-    if (late && !entry.plan.oneShot) {
+    if (late && !entry.oneShot) {
       this.catchUp(entry, nominal, now);
       return;
     }
@@ -435,12 +493,33 @@ export class Engine implements CatalogObserver, PartitionOwner {
       late ? FireTrigger.catchup : FireTrigger.schedule,
       now,
     ).catch(() => undefined);
-    this.advance(entry, nominal);
+    if (entry.plan === undefined) {
+      this.advance(entry, nominal);
+      return;
+    }
+    // The next occurrence of a recurring schedule (a cron in a time zone costs tens of µs) is
+    // computed once the fires due together are on the wire, not between them.
+    entry.progressAt = nominal;
+    this.advancing.add(entry);
+    if (this.advancing.size === 1) setImmediate(() => this.advancePending());
+  }
+
+  private advancePending(): void {
+    const entries = [...this.advancing];
+    this.advancing.clear();
+    for (const entry of entries) {
+      // Deleted, redefined, paused or handed over since it fired: nothing to queue.
+      if (this.entries.get(entry.id) !== entry || entry.state !== ProgressState.active) continue;
+      this.advance(entry, entry.progressAt);
+    }
+    this.schedulePump();
   }
 
   /** The schedule missed occurrences: its misfire policy says which are made up. */
   private catchUp(entry: Entry, oldest: Instant, now: number): void {
     const { plan } = entry;
+    // Only recurring schedules catch up, and they keep their plan.
+    if (plan === undefined) return;
     const windowStart = Math.max(oldest - 1, now - plan.catchupWindowMs);
     const missed = plan.timetable.occurrencesBetween(windowStart, now, 100_000);
     // The oldest may be run_immediately's occurrence, which the timetable itself lacks.
@@ -469,15 +548,19 @@ export class Engine implements CatalogObserver, PartitionOwner {
   /** Moves the schedule past `after` and queues its next occurrence, if any. */
   private advance(entry: Entry, after: Instant): void {
     entry.progressAt = after;
-    const reachedMax = reachedMaxFires(entry.plan, entry.fireCount, entry.manualFires);
-    const next = reachedMax ? null : nextNominal(entry.plan, after);
-    if (next === null) {
+    const { plan } = entry;
+    // A plain one-shot has had its one occurrence.
+    const next =
+      plan === undefined || reachedMaxFires(plan, entry.fireCount, entry.manualFires)
+        ? null
+        : nextNominal(plan, after);
+    if (next === null || plan === undefined) {
       entry.state = ProgressState.completed;
       entry.nextNominal = undefined;
       return;
     }
     entry.nextNominal = next;
-    this.queue.set(entry, dueOf(entry.plan, next));
+    this.queue.set(entry, dueOf(plan, next));
   }
 
   private publish(
@@ -487,6 +570,9 @@ export class Engine implements CatalogObserver, PartitionOwner {
     trigger: FireTrigger,
     firedAt: Instant,
   ): Promise<PubAck> {
+    const template = this.templateOf(entry);
+    // Gone from the catalog: deleted, and the engine is told of it at once.
+    if (template === undefined) return Promise.reject(new UnknownScheduleError(entry.id));
     entry.fireCount++;
     entry.lastFireAt = nominal;
     const seq = entry.fireCount;
@@ -496,14 +582,19 @@ export class Engine implements CatalogObserver, PartitionOwner {
       flight.partition,
       (this.inFlightByPartition.get(flight.partition) ?? 0) + 1,
     );
-    const { template } = entry;
     const promise = this.publisher.publish({
       subject: template.subject,
       payload: template.payload,
       headers: fireHeaders(template, nominal, firedAt, seq, trigger),
       messageId: fireMessageId(template.scheduleId, nominal),
-      // Chime-Fired-At says when the message was really published, also after retries.
-      beforeRetry: (headers) => headers.set("Chime-Fired-At", rfc3339(this.now())),
+      // Chime-Fired-At says when the message was really published, also after retries; a
+      // fire held up past the misfire threshold (NATS away) arrives as the made-up fire it is.
+      beforeRetry: (headers) => {
+        const now = this.now();
+        headers.set("Chime-Fired-At", rfc3339(now));
+        if (trigger === FireTrigger.schedule && now - due > this.options.misfireThresholdMs)
+          headers.set("Chime-Trigger", FireTrigger.catchup);
+      },
     });
     promise.then(
       (ack) => {
@@ -555,6 +646,8 @@ export class Engine implements CatalogObserver, PartitionOwner {
     let dueAt = now;
     if (queued !== undefined) dueAt = Math.min(dueAt, queued.due - 1);
     if (flying !== undefined) dueAt = Math.min(dueAt, flying.due - 1);
+    // Their next occurrence is not queued yet; it is due after the one that fired.
+    for (const entry of this.advancing) dueAt = Math.min(dueAt, entry.due - 1);
     const watermark = { dueAt, revision: this.catalog.appliedRevision };
     // Only partitions whose lease is surely ours: a stale owner must not write progress.
     const partitions = [...this.dirtyPartitions].filter((p) => this.holds(p, now));
@@ -574,8 +667,20 @@ export class Engine implements CatalogObserver, PartitionOwner {
     await Promise.all(writes);
   }
 
+  /** What the schedule's fires publish, from the catalog's record. */
+  private templateOf(entry: Entry): FireTemplate | undefined {
+    if (entry.template !== undefined) return entry.template;
+    const record = this.catalog.get(entry.id);
+    if (record === undefined) return undefined;
+    const template = fireTemplateOf(record.schedule);
+    // A one-shot fires once: keeping its template would only hold its payload in memory.
+    if (!entry.oneShot) entry.template = ownTemplate(template);
+    return template;
+  }
+
   private async checkpoint(entry: Entry): Promise<void> {
-    const schedule = clone(ScheduleSchema, entry.schedule);
+    const schedule = this.catalog.get(entry.id)?.schedule;
+    if (schedule === undefined) return;
     schedule.fireCount = BigInt(entry.fireCount);
     schedule.manualFireCount = BigInt(entry.manualFires);
     schedule.lastFireAt = timestampOf(entry.lastFireAt);
@@ -598,7 +703,7 @@ export class Engine implements CatalogObserver, PartitionOwner {
   }
 }
 
-/** True when `next` keeps `current`'s timetable and state (a checkpoint, say). */
-function sameTimetable(current: Schedule, next: Schedule): boolean {
-  return current.state === next.state && msOf(current.definedAt) === msOf(next.definedAt);
+/** The template with a payload of its own: a decoded payload is a view of a larger buffer. */
+function ownTemplate(template: FireTemplate): FireTemplate {
+  return { ...template, payload: template.payload.slice() };
 }

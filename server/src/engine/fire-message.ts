@@ -47,10 +47,26 @@ export function fireHeaders(
   const h = natsHeaders();
   h.set("Nats-Msg-Id", fireMessageId(template.scheduleId, nominal));
   h.set("Chime-Schedule-Id", template.scheduleId);
-  h.set("Chime-Scheduled-At", rfc3339(nominal));
-  h.set("Chime-Fired-At", rfc3339(firedAt));
+  h.set("Chime-Scheduled-At", instantText(nominal));
+  h.set("Chime-Fired-At", instantText(firedAt));
   h.set("Chime-Fire-Seq", String(seq));
   h.set("Chime-Trigger", trigger);
   for (const [name, value] of template.fixed) h.set(name, value);
   return h;
+}
+
+// A burst formats the same few instants thousands of times: remember the last two.
+let recentMs = Number.NaN;
+let recentText = "";
+let olderMs = Number.NaN;
+let olderText = "";
+
+function instantText(ms: number): string {
+  if (ms === recentMs) return recentText;
+  if (ms === olderMs) return olderText;
+  olderMs = recentMs;
+  olderText = recentText;
+  recentMs = ms;
+  recentText = rfc3339(ms);
+  return recentText;
 }

@@ -5,6 +5,7 @@ import {
   type ServerResponse,
 } from "node:http";
 import { type AddressInfo, createServer as createNetServer, type Socket } from "node:net";
+import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { type ConnectNodeAdapterOptions, connectNodeAdapter } from "@connectrpc/connect-node";
 import {
@@ -15,6 +16,8 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import type { Logger } from "pino";
+import { answerBinaryParseErrorsAsInvalidArgument } from "./binary-parse-errors.js";
+import { closeWhenBodyUnread, refuseOversizedBody } from "./request-limits.js";
 
 /** A service for the gRPC path, as `grpc.Server.addService` takes it. */
 export interface GrpcServiceRegistration {
@@ -67,11 +70,31 @@ export interface ListenerOptions {
   readonly sniffTimeoutMs?: number;
   /** How long `drain()` lets in-flight calls run before it closes abruptly. Default 10 s. */
   readonly drainTimeoutMs?: number;
+  /**
+   * Serve TLS instead of plain TCP. ALPN picks the protocol: a client that offers
+   * http/1.1 gets it (Connect, gRPC-Web, browsers); one that offers only h2 (gRPC clients)
+   * gets HTTP/2 and the gRPC services. Default: plain TCP.
+   */
+  readonly tls?: ListenerTlsOptions;
+  /**
+   * HTTP/1.1: the largest body a request may declare (Content-Length) for a Connect or
+   * gRPC-Web route; a larger one is refused with RESOURCE_EXHAUSTED before it is read.
+   * Default: no limit here (Connect's `readMaxBytes`, in `connectOptions`, still applies).
+   */
+  readonly maxRequestBytes?: number;
+}
+
+/** PEM certificate chain and key; with `clientCa`, clients must present a certificate it signed. */
+export interface ListenerTlsOptions {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  readonly clientCa?: Buffer | undefined;
 }
 
 type ResolvedListenerOptions = Required<
-  Omit<ListenerOptions, "connectOptions" | "grpcServerOptions">
+  Omit<ListenerOptions, "connectOptions" | "grpcServerOptions" | "tls">
 > & {
+  readonly tls: ListenerTlsOptions | undefined;
   readonly connectOptions: ConnectRouteOptions;
   readonly grpcServerOptions: GrpcServerOptions;
 };
@@ -92,6 +115,8 @@ function resolveListenerOptions(options: ListenerOptions): ResolvedListenerOptio
     keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? 65_000,
     sniffTimeoutMs: options.sniffTimeoutMs ?? 10_000,
     drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
+    tls: options.tls,
+    maxRequestBytes: options.maxRequestBytes ?? Number.POSITIVE_INFINITY,
   };
 }
 
@@ -176,19 +201,52 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
         return;
       }
       sniffing.add(socket);
-      sniffProtocol(socket, opts.sniffTimeoutMs, (protocol) => {
-        sniffing.delete(socket);
-        if (protocol === "http2") {
-          grpcInjector.injectConnection(socket);
-        } else {
-          httpServer.emit("connection", socket);
-          // The HTTP/1 parser reads through "data" events; the sniffed bytes wait in the
-          // paused stream.
-          socket.resume();
-        }
-      });
+      if (tlsServer === undefined) {
+        route(socket, socket);
+      } else {
+        // The TLS server wraps the socket and emits "secureConnection" after the handshake.
+        tlsServer.emit("connection", socket);
+      }
     },
   );
+  // `stream` carries the bytes (the socket itself, or its TLS wrapper); `socket` is the TCP one.
+  const route = (stream: Socket, socket: Socket): void => {
+    sniffProtocol(stream, opts.sniffTimeoutMs, (protocol) => {
+      sniffing.delete(socket);
+      const alpn = (stream as Partial<TLSSocket>).alpnProtocol;
+      if (protocol === "http2") {
+        // Node's HTTP/2 server refuses a TLS connection that did not agree on h2 by ALPN.
+        if (alpn !== undefined && alpn !== "h2") {
+          stream.destroy();
+          return;
+        }
+        grpcInjector.injectConnection(stream);
+      } else {
+        httpServer.emit("connection", stream);
+        // The HTTP/1 parser reads through "data" events; the sniffed bytes wait in the
+        // paused stream.
+        stream.resume();
+      }
+    });
+  };
+  const tlsServer =
+    opts.tls === undefined
+      ? undefined
+      : createTlsServer({
+          cert: opts.tls.cert,
+          key: opts.tls.key,
+          ca: opts.tls.clientCa,
+          requestCert: opts.tls.clientCa !== undefined,
+          rejectUnauthorized: opts.tls.clientCa !== undefined,
+          handshakeTimeout: opts.sniffTimeoutMs,
+          ALPNCallback: chooseAlpn,
+        });
+  tlsServer?.on("secureConnection", (tlsSocket: TLSSocket) => {
+    tlsSocket.on("error", (err) => log.debug({ err }, "client TLS connection error"));
+    const tcp = (tlsSocket as TLSSocket & { _parent?: Socket })._parent;
+    route(tlsSocket, tcp ?? tlsSocket);
+  });
+  tlsServer?.on("tlsClientError", (err) => log.debug({ err }, "TLS handshake failed"));
 
   await new Promise<void>((resolve, reject) => {
     netServer.once("error", reject);
@@ -287,6 +345,16 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
 }
 
 /**
+ * HTTP/1.1 whenever the client offers it: Connect and gRPC-Web are served there, and a
+ * browser offers both. A client offering only h2 is a gRPC client. Anything else is refused.
+ */
+function chooseAlpn({ protocols }: { protocols: string[] }): string | undefined {
+  if (protocols.includes("http/1.1")) return "http/1.1";
+  if (protocols.includes("h2")) return "h2";
+  return undefined;
+}
+
+/**
  * Buffers the first bytes of a connection until they match the HTTP/2 preface or depart
  * from it (a client may send fewer bytes than the preface at first), then pauses the socket
  * with those bytes pushed back, so the chosen server reads the stream from its start.
@@ -342,6 +410,9 @@ function createRequestListener(
     }
     const route = routes.get((req.url ?? "/").split("?", 1)[0] ?? "/");
     if (!route) {
+      if (refuseOversizedBody(req, res, opts.maxRequestBytes)) return;
+      closeWhenBodyUnread(req, res);
+      answerBinaryParseErrorsAsInvalidArgument(req, res);
       rpc(req, res);
       return;
     }

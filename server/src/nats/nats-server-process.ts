@@ -5,6 +5,7 @@ import { connect as netConnect } from "node:net";
 import { delimiter, join } from "node:path";
 import { createInterface } from "node:readline";
 import { jetstreamManager } from "@nats-io/jetstream";
+import type { ConnectionOptions } from "@nats-io/nats-core";
 import { connect as natsConnect } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 
@@ -19,6 +20,11 @@ export interface NatsServerOptions {
   readonly binary?: string;
   /** More command-line arguments, after the ones above. Default: none. */
   readonly extraArgs?: readonly string[];
+  /**
+   * Credentials and TLS the readiness probe connects with, for a server whose configuration
+   * (`-c` in `extraArgs`) requires them. Default: none.
+   */
+  readonly clientOptions?: Partial<ConnectionOptions>;
   /** How long to wait for client connections and JetStream. Default 20 s. */
   readonly readyTimeoutMs?: number;
   /** How long `stop()` waits after its signal before it sends SIGKILL. Default 10 s. */
@@ -189,7 +195,10 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
     failed.catch(() => {});
     const port = await Promise.race([listening, failed]);
     const url = `nats://${host.includes(":") ? `[${host}]` : host}:${port}`;
-    await Promise.race([waitForJetStream(url, started + readyTimeoutMs, settled.signal), failed]);
+    await Promise.race([
+      waitForJetStream(url, started + readyTimeoutMs, settled.signal, options.clientOptions),
+      failed,
+    ]);
     return runningServer(child, exit, tail, {
       url,
       host,
@@ -252,11 +261,21 @@ function runningServer(
 }
 
 /** Polls until a client can connect and JetStream answers an account-info request. */
-async function waitForJetStream(url: string, deadline: number, stop: AbortSignal): Promise<void> {
+async function waitForJetStream(
+  url: string,
+  deadline: number,
+  stop: AbortSignal,
+  clientOptions: Partial<ConnectionOptions> = {},
+): Promise<void> {
   while (!stop.aborted) {
     const remaining = Math.max(deadline - Date.now(), 1);
     try {
-      const nc = await natsConnect({ servers: url, timeout: remaining, reconnect: false });
+      const nc = await natsConnect({
+        ...clientOptions,
+        servers: url,
+        timeout: remaining,
+        reconnect: false,
+      });
       try {
         const jsm = await jetstreamManager(nc, { timeout: remaining });
         await jsm.getAccountInfo();

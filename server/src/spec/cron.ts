@@ -21,6 +21,16 @@ export interface CompiledCron {
 const CALENDAR_CYCLE_MS = 146_097 * MS_PER_DAY;
 const CYCLE_PROBE_START = wallFromCivil(2000, 1, 1) - 1;
 
+/**
+ * How far ahead of its start a cron's first fire may lie. A cron that fires once in decades
+ * (`0 0 * 2 1#5`, the fifth Monday of February, comes every 28 years or more) is a mistake
+ * rather than a plan, and refusing it keeps every search for a next fire short. The search
+ * itself never looks past one 400-year calendar cycle, so it ends on any input.
+ */
+export const CRON_HORIZON_YEARS = 10;
+export const CRON_HORIZON_MS = Math.round(CRON_HORIZON_YEARS * 365.2425 * MS_PER_DAY);
+export const CRON_BEYOND_HORIZON_RULE = `does not fire within ${CRON_HORIZON_YEARS} years of its start (the search bound)`;
+
 // Each skip below moves past one DST transition; a handful is plenty, the bound only
 // guarantees termination.
 const MAX_SKIPS = 64;

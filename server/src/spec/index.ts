@@ -2,7 +2,12 @@
 // cron matcher, calendar arithmetic, cron-parser glue) stay unexported.
 
 export type { CompiledCron } from "./cron.js";
-export { compileCron, nextCronOccurrence } from "./cron.js";
+export {
+  CRON_BEYOND_HORIZON_RULE,
+  CRON_HORIZON_MS,
+  compileCron,
+  nextCronOccurrence,
+} from "./cron.js";
 export { INSTANT_RULE, isInstant } from "./instant.js";
 export { intervalOccurrencesBetween, nextIntervalOccurrence } from "./interval.js";
 export { jitterOffset } from "./jitter.js";

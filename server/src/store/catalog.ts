@@ -1,5 +1,7 @@
-import type { Schedule } from "@chime/sdk";
+import { fromBinary } from "@bufbuild/protobuf";
+import { type Schedule, ScheduleSchema } from "@chime/sdk";
 import type { Logger } from "pino";
+import { NamespaceCounts } from "./namespace-counts.js";
 import type { ScheduleStore, StoreChange } from "./schedule-store.js";
 import type { Watermark } from "./watermark.js";
 
@@ -9,8 +11,39 @@ export interface NameEntry {
 }
 
 export interface CatalogRecord {
-  readonly schedule: Schedule;
+  readonly id: string;
+  readonly partition: number;
   readonly revision: number;
+  /** The stored definition, decoded afresh on every read: the caller may keep or change it. */
+  readonly schedule: Schedule;
+  /** The stored definition as protobuf bytes, for a decoder that needs only part of it. */
+  bytes(): Uint8Array;
+}
+
+/**
+ * A stored schedule as the catalog holds it: its protobuf bytes in a one-byte string (no
+ * buffer object per record, and no decoded message with its nested objects), decoded only
+ * when read. A million schedules cost their encoded size plus a few words each.
+ */
+class EncodedRecord implements CatalogRecord {
+  private readonly encoded: string;
+
+  constructor(
+    readonly id: string,
+    readonly partition: number,
+    readonly revision: number,
+    bytes: Uint8Array,
+  ) {
+    this.encoded = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
+  }
+
+  get schedule(): Schedule {
+    return fromBinary(ScheduleSchema, this.bytes());
+  }
+
+  bytes(): Uint8Array {
+    return Buffer.from(this.encoded, "latin1");
+  }
 }
 
 /** Told of every change the catalog applies, in revision order, synchronously. */
@@ -25,11 +58,13 @@ export interface CatalogObserver {
  * wait for their own revision to arrive here so that a reply reflects what they wrote.
  */
 export class Catalog {
-  private readonly records = new Map<string, CatalogRecord>();
+  private readonly records = new Map<string, EncodedRecord>();
   private readonly names = new Map<string, NameEntry>();
   private readonly watermarks = new Map<number, Watermark>();
   /** Ids in ascending order, for paging; ids sort by creation time, so new ones append. */
   private readonly sortedIds: string[] = [];
+  /** Schedules per namespace, for its limit; read from a record only as it comes or goes. */
+  private readonly namespaceCounts = new NamespaceCounts();
   private applied = 0;
   private readonly waiters: { revision: number; resolve: () => void }[] = [];
   private readonly observers: CatalogObserver[] = [];
@@ -69,6 +104,11 @@ export class Catalog {
     });
   }
 
+  /** How many schedules `namespace` holds, as far as this replica has applied. */
+  countIn(namespace: string): number {
+    return this.namespaceCounts.of(namespace);
+  }
+
   get size(): number {
     return this.records.size;
   }
@@ -77,8 +117,9 @@ export class Catalog {
     return this.records.get(id);
   }
 
-  name(name: string): NameEntry | undefined {
-    return this.names.get(name);
+  /** The schedule a name of a namespace belongs to. */
+  name(namespace: string, name: string): NameEntry | undefined {
+    return this.names.get(nameKey(namespace, name));
   }
 
   watermark(partition: number): Watermark | undefined {
@@ -99,14 +140,24 @@ export class Catalog {
   }
 
   private async follow(): Promise<void> {
-    try {
-      for await (const change of this.store.watch(this.abort.signal)) {
-        this.apply(change);
-      }
-    } catch (err) {
-      if (!this.abort.signal.aborted) {
-        this.log.error({ err }, "the store watch ended; the process must restart to recover");
-        throw err;
+    for (let failures = 0; ; failures++) {
+      try {
+        // After a failure, on from the change after the last one applied: nothing is missed
+        // and nothing applied twice (a large store's first replay can outlast a request
+        // timeout of the client's push consumer on a busy machine).
+        const from = this.applied > 0 ? this.applied + 1 : 0;
+        for await (const change of this.store.watch(this.abort.signal, from)) {
+          this.apply(change);
+          failures = 0;
+        }
+        return;
+      } catch (err) {
+        if (this.abort.signal.aborted) return;
+        this.log.warn(
+          { err, revision: this.applied, failures: failures + 1 },
+          "the store watch failed; resuming after the last change applied",
+        );
+        await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** failures, 2_000)));
       }
     }
   }
@@ -114,12 +165,14 @@ export class Catalog {
   private apply(change: StoreChange): void {
     switch (change.kind) {
       case "schedule":
-        this.applySchedule(change.id, change.schedule, change.revision);
+        this.applySchedule(change.id, change.partition, change.encoded, change.revision);
         break;
-      case "name":
-        if (change.id === null) this.names.delete(change.name);
-        else this.names.set(change.name, { id: change.id, revision: change.revision });
+      case "name": {
+        const key = nameKey(change.namespace, change.name);
+        if (change.id === null) this.names.delete(key);
+        else this.names.set(key, { id: change.id, revision: change.revision });
         break;
+      }
       case "watermark":
         if (change.watermark) {
           this.watermarks.set(change.partition, change.watermark);
@@ -133,17 +186,30 @@ export class Catalog {
     this.releaseWaiters();
   }
 
-  private applySchedule(id: string, schedule: Schedule | null, revision: number): void {
-    const previous = this.records.get(id) ?? null;
+  private applySchedule(
+    key: string,
+    partition: number,
+    encoded: Uint8Array | null,
+    revision: number,
+  ): void {
+    const previous = this.records.get(key) ?? null;
+    // One copy of the id for the map, the record and the sorted list (the key parsed from the
+    // store key is a slice of a longer string, which would keep that alive).
+    const id = previous?.id ?? flatten(key);
     let next: CatalogRecord | null = null;
-    if (schedule === null) {
+    if (encoded === null) {
       if (previous === null) return;
       this.records.delete(id);
       removeSorted(this.sortedIds, id);
+      this.namespaceCounts.removed(previous.bytes());
     } else {
-      next = { schedule, revision };
-      this.records.set(id, next);
-      if (previous === null) insertSorted(this.sortedIds, id);
+      const record = new EncodedRecord(id, partition, revision, encoded);
+      next = record;
+      this.records.set(id, record);
+      if (previous === null) {
+        insertSorted(this.sortedIds, id);
+        this.namespaceCounts.added(encoded);
+      }
     }
     for (const o of this.observers) o.scheduleChanged(id, next, previous);
   }
@@ -157,6 +223,11 @@ export class Catalog {
     }
     this.waiters.length = kept;
   }
+}
+
+// Namespaces cannot hold a NUL, so the pair maps to one key without ambiguity.
+function nameKey(namespace: string, name: string): string {
+  return `${namespace}\u0000${name}`;
 }
 
 function upperBound(sorted: readonly string[], value: string): number {
@@ -182,4 +253,9 @@ function insertSorted(sorted: string[], value: string): void {
 function removeSorted(sorted: string[], value: string): void {
   const i = upperBound(sorted, value) - 1;
   if (i >= 0 && sorted[i] === value) sorted.splice(i, 1);
+}
+
+/** A string of its own (not a slice of another): V8 keeps a sliced string's parent alive. */
+function flatten(text: string): string {
+  return Buffer.from(text, "latin1").toString("latin1");
 }

@@ -1,7 +1,7 @@
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { type Schedule, ScheduleSchema } from "@chime/sdk";
 import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
-import { type KV, Kvm } from "@nats-io/kv";
+import { type KV, Kvm, KvWatchInclude } from "@nats-io/kv";
 import { headers, type NatsConnection } from "@nats-io/nats-core";
 import { isWrongLastSequence, PartitionCountError, RevisionConflictError } from "./store-errors.js";
 import { parseStoreKey, partitionOf, StoreKey } from "./store-keys.js";
@@ -25,11 +25,12 @@ export type StoreChange =
       readonly id: string;
       readonly partition: number;
       readonly revision: number;
-      /** null: the schedule was deleted. */
-      readonly schedule: Schedule | null;
+      /** The chime.v1.Schedule, protobuf binary (decoded by whoever needs it); null: deleted. */
+      readonly encoded: Uint8Array | null;
     }
   | {
       readonly kind: "name";
+      readonly namespace: string;
       readonly name: string;
       readonly revision: number;
       /** null: the name was released. */
@@ -42,6 +43,15 @@ export type StoreChange =
       readonly watermark: Watermark | null;
     }
   | { readonly kind: "other"; readonly revision: number };
+
+/** A schedule as read from the bucket: the same shape as a catalog record. */
+export interface StoredSchedule {
+  readonly id: string;
+  readonly partition: number;
+  readonly schedule: Schedule;
+  readonly revision: number;
+  bytes(): Uint8Array;
+}
 
 export interface NameClaim {
   readonly id: string;
@@ -129,20 +139,19 @@ export class ScheduleStore {
     return this.deleteKey(StoreKey.schedule(partition, id), revision);
   }
 
-  async get(
-    partition: number,
-    id: string,
-  ): Promise<{ schedule: Schedule; revision: number } | null> {
+  async get(partition: number, id: string): Promise<StoredSchedule | null> {
     const entry = await this.kv.get(StoreKey.schedule(partition, id));
     if (entry?.operation !== "PUT") return null;
-    return { schedule: fromBinary(ScheduleSchema, entry.value), revision: entry.revision };
+    const { value } = entry;
+    const schedule = fromBinary(ScheduleSchema, value);
+    return { id, partition, schedule, revision: entry.revision, bytes: () => value };
   }
 
-  /** Takes a name for an id; returns null when the name is taken (see `readName`). */
-  async claimName(name: string, id: string): Promise<number | null> {
+  /** Takes a name of a namespace for an id; returns null when it is taken (see `readName`). */
+  async claimName(namespace: string, name: string, id: string): Promise<number | null> {
     // kv.create() would follow a timed-out write with a read that waits out a second
     // timeout; this is one compare-and-set, plus one more over a released name's marker.
-    const key = StoreKey.name(name);
+    const key = StoreKey.name(namespace, name);
     try {
       return await this.kv.put(key, id, { previousSeq: 0 });
     } catch (err) {
@@ -158,14 +167,14 @@ export class ScheduleStore {
     }
   }
 
-  async readName(name: string): Promise<NameClaim | null> {
-    const entry = await this.kv.get(StoreKey.name(name));
+  async readName(namespace: string, name: string): Promise<NameClaim | null> {
+    const entry = await this.kv.get(StoreKey.name(namespace, name));
     if (entry?.operation !== "PUT") return null;
     return { id: entry.string(), revision: entry.revision };
   }
 
-  async releaseName(name: string, revision: number): Promise<number> {
-    return this.deleteKey(StoreKey.name(name), revision);
+  async releaseName(namespace: string, name: string, revision: number): Promise<number> {
+    return this.deleteKey(StoreKey.name(namespace, name), revision);
   }
 
   async putWatermark(partition: number, watermark: Watermark): Promise<number> {
@@ -180,10 +189,18 @@ export class ScheduleStore {
 
   /**
    * Every current key, then every change as it happens, in revision order. The watch
-   * survives reconnects (it is an ordered consumer that resumes where it was).
+   * survives reconnects (it is an ordered consumer that resumes where it was). From
+   * `fromRevision` (> 0): every change from that revision on, to resume a failed watch.
    */
-  async *watch(signal: AbortSignal): AsyncGenerator<StoreChange> {
-    const iterator = await this.kv.watch({ include: "" });
+  async *watch(signal: AbortSignal, fromRevision = 0): AsyncGenerator<StoreChange> {
+    // Every message of the stream, not the last per key: the bucket keeps one value per key
+    // (history 1), so that is the same, and it spares nats-server the last-per-subject
+    // search that makes creating the consumer outlast the request timeout at a million keys.
+    const iterator = await this.kv.watch(
+      fromRevision > 0
+        ? { include: KvWatchInclude.AllHistory, resumeFromRevision: fromRevision }
+        : { include: KvWatchInclude.AllHistory },
+    );
     const stop = (): void => iterator.stop();
     signal.addEventListener("abort", stop, { once: true });
     try {
@@ -197,12 +214,13 @@ export class ScheduleStore {
               id: key.id,
               partition: key.partition,
               revision: entry.revision,
-              schedule: deleted ? null : fromBinary(ScheduleSchema, entry.value),
+              encoded: deleted ? null : entry.value,
             };
             break;
           case "name":
             yield {
               kind: "name",
+              namespace: key.namespace,
               name: key.name,
               revision: entry.revision,
               id: deleted ? null : entry.string(),

@@ -3,20 +3,29 @@
  * a replica can watch only the partitions it owns.
  *
  *   s.<partition>.<schedule id>   the schedule (chime.v1.Schedule, protobuf binary)
- *   n.<base64url of the name>     the id a name belongs to (makes names unique)
+ *   n.<base64url of the name>     the id a name of the default namespace belongs to
+ *   n.<b64url ns>.<b64url name>   the same for another namespace (names are unique per namespace;
+ *                                 the default keeps the older layout, so stores from before
+ *                                 namespaces need no migration)
  *   w.<partition>                 the partition's fire watermark
  *   meta.partitions               the partition count, fixed when the bucket is created
  */
+// Where a schedule without a namespace belongs (the store's own copy: no import from api/).
+const DEFAULT_NAMESPACE = "default";
+
 export const StoreKey = {
   schedule: (partition: number, id: string): string => `s.${partition}.${id}`,
-  name: (name: string): string => `n.${Buffer.from(name, "utf8").toString("base64url")}`,
+  name: (namespace: string, name: string): string =>
+    namespace === DEFAULT_NAMESPACE
+      ? `n.${base64url(name)}`
+      : `n.${base64url(namespace)}.${base64url(name)}`,
   watermark: (partition: number): string => `w.${partition}`,
   partitions: "meta.partitions",
 } as const;
 
 export type ParsedKey =
   | { readonly kind: "schedule"; readonly partition: number; readonly id: string }
-  | { readonly kind: "name"; readonly name: string }
+  | { readonly kind: "name"; readonly namespace: string; readonly name: string }
   | { readonly kind: "watermark"; readonly partition: number }
   | { readonly kind: "meta" }
   | { readonly kind: "unknown" };
@@ -32,8 +41,16 @@ export function parseStoreKey(key: string): ParsedKey {
       if (dot <= 0 || !Number.isInteger(partition)) return { kind: "unknown" };
       return { kind: "schedule", partition, id: rest.slice(dot + 1) };
     }
-    case "n":
-      return { kind: "name", name: Buffer.from(rest, "base64url").toString("utf8") };
+    case "n": {
+      // base64url has no '.', so a dot separates the namespace from the name.
+      const dot = rest.indexOf(".");
+      if (dot < 0) return { kind: "name", namespace: DEFAULT_NAMESPACE, name: fromBase64url(rest) };
+      return {
+        kind: "name",
+        namespace: fromBase64url(rest.slice(0, dot)),
+        name: fromBase64url(rest.slice(dot + 1)),
+      };
+    }
     case "w": {
       const partition = Number(rest);
       return Number.isInteger(partition) ? { kind: "watermark", partition } : { kind: "unknown" };
@@ -53,4 +70,12 @@ export function partitionOf(id: string, partitions: number): number {
     hash = Math.imul(hash, 0x01000193);
   }
   return (hash >>> 0) % partitions;
+}
+
+function base64url(text: string): string {
+  return Buffer.from(text, "utf8").toString("base64url");
+}
+
+function fromBase64url(text: string): string {
+  return Buffer.from(text, "base64url").toString("utf8");
 }

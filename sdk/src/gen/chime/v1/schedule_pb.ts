@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file chime/v1/schedule.proto.
  */
 export const file_chime_v1_schedule: GenFile = /*@__PURE__*/
-  fileDesc("ChdjaGltZS92MS9zY2hlZHVsZS5wcm90bxIIY2hpbWUudjEiXAoLVGltZVRyaWdnZXISJgoCYXQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmxvY2FsX3RpbWUYAiABKAkSEQoJdGltZV96b25lGAMgASgJIi4KC0Nyb25UcmlnZ2VyEgwKBGNyb24YASABKAkSEQoJdGltZV96b25lGAIgASgJImcKD0ludGVydmFsVHJpZ2dlchIoCgVldmVyeRgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIqCgZhbmNob3IYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIsUJCghTY2hlZHVsZRITCgtzY2hlZHVsZV9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEg8KB3N1YmplY3QYAyABKAkSDwoHcGF5bG9hZBgEIAEoDBIwCgdoZWFkZXJzGAUgAygLMh8uY2hpbWUudjEuU2NoZWR1bGUuSGVhZGVyc0VudHJ5Ei4KBmxhYmVscxgGIAMoCzIeLmNoaW1lLnYxLlNjaGVkdWxlLkxhYmVsc0VudHJ5EhQKDGNvbnRlbnRfdHlwZRgHIAEoCRIlCgR0aW1lGAogASgLMhUuY2hpbWUudjEuVGltZVRyaWdnZXJIABIlCgRjcm9uGAsgASgLMhUuY2hpbWUudjEuQ3JvblRyaWdnZXJIABItCghpbnRlcnZhbBgMIAEoCzIZLmNoaW1lLnYxLkludGVydmFsVHJpZ2dlckgAEiYKBXN0YXRlGBQgASgOMhcuY2hpbWUudjEuU2NoZWR1bGVTdGF0ZRIwCgxuZXh0X2ZpcmVfYXQYFSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3RfZmlyZV9hdBgWIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKZmlyZV9jb3VudBgXIAEoBBIuCgpjcmVhdGVkX2F0GBggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GBkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIzCg9uZXh0X2ZpcmVfdGltZXMYGiADKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCXBhdXNlZF9hdBgbIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIc3RhcnRfYXQYHiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEioKBmVuZF9hdBgfIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJbWF4X2ZpcmVzGCAgASgNEikKBmppdHRlchghIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIvCg5taXNmaXJlX3BvbGljeRgiIAEoDjIXLmNoaW1lLnYxLk1pc2ZpcmVQb2xpY3kSMQoOY2F0Y2h1cF93aW5kb3cYIyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFwoPcnVuX2ltbWVkaWF0ZWx5GCQgASgIEhEKCXBhcnRpdGlvbhgoIAEoDRINCgVvd25lchgpIAEoCRIvCgtwcm9ncmVzc19hdBgyIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZGVmaW5lZF9hdBgzIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGQoRbWFudWFsX2ZpcmVfY291bnQYNCABKAQaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIJCgd0cmlnZ2VyKoIBCg5Db25mbGljdFBvbGljeRIfChtDT05GTElDVF9QT0xJQ1lfVU5TUEVDSUZJRUQQABIYChRDT05GTElDVF9QT0xJQ1lfS0VFUBABEhsKF0NPTkZMSUNUX1BPTElDWV9SRVBMQUNFEAISGAoUQ09ORkxJQ1RfUE9MSUNZX0ZBSUwQAyqDAQoNTWlzZmlyZVBvbGljeRIeChpNSVNGSVJFX1BPTElDWV9VTlNQRUNJRklFRBAAEhwKGE1JU0ZJUkVfUE9MSUNZX0ZJUkVfT05DRRABEhcKE01JU0ZJUkVfUE9MSUNZX1NLSVAQAhIbChdNSVNGSVJFX1BPTElDWV9GSVJFX0FMTBADKoMBCg1TY2hlZHVsZVN0YXRlEh4KGlNDSEVEVUxFX1NUQVRFX1VOU1BFQ0lGSUVEEAASGQoVU0NIRURVTEVfU1RBVEVfQUNUSVZFEAESGQoVU0NIRURVTEVfU1RBVEVfUEFVU0VEEAISHAoYU0NIRURVTEVfU1RBVEVfQ09NUExFVEVEEANiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChdjaGltZS92MS9zY2hlZHVsZS5wcm90bxIIY2hpbWUudjEiXAoLVGltZVRyaWdnZXISJgoCYXQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmxvY2FsX3RpbWUYAiABKAkSEQoJdGltZV96b25lGAMgASgJIi4KC0Nyb25UcmlnZ2VyEgwKBGNyb24YASABKAkSEQoJdGltZV96b25lGAIgASgJImcKD0ludGVydmFsVHJpZ2dlchIoCgVldmVyeRgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIqCgZhbmNob3IYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIoQKCghTY2hlZHVsZRITCgtzY2hlZHVsZV9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEg8KB3N1YmplY3QYAyABKAkSDwoHcGF5bG9hZBgEIAEoDBIwCgdoZWFkZXJzGAUgAygLMh8uY2hpbWUudjEuU2NoZWR1bGUuSGVhZGVyc0VudHJ5Ei4KBmxhYmVscxgGIAMoCzIeLmNoaW1lLnYxLlNjaGVkdWxlLkxhYmVsc0VudHJ5EhQKDGNvbnRlbnRfdHlwZRgHIAEoCRIlCgR0aW1lGAogASgLMhUuY2hpbWUudjEuVGltZVRyaWdnZXJIABIlCgRjcm9uGAsgASgLMhUuY2hpbWUudjEuQ3JvblRyaWdnZXJIABItCghpbnRlcnZhbBgMIAEoCzIZLmNoaW1lLnYxLkludGVydmFsVHJpZ2dlckgAEiYKBXN0YXRlGBQgASgOMhcuY2hpbWUudjEuU2NoZWR1bGVTdGF0ZRIwCgxuZXh0X2ZpcmVfYXQYFSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3RfZmlyZV9hdBgWIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKZmlyZV9jb3VudBgXIAEoBBIuCgpjcmVhdGVkX2F0GBggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GBkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIzCg9uZXh0X2ZpcmVfdGltZXMYGiADKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCXBhdXNlZF9hdBgbIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIc3RhcnRfYXQYHiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEioKBmVuZF9hdBgfIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJbWF4X2ZpcmVzGCAgASgNEikKBmppdHRlchghIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIvCg5taXNmaXJlX3BvbGljeRgiIAEoDjIXLmNoaW1lLnYxLk1pc2ZpcmVQb2xpY3kSMQoOY2F0Y2h1cF93aW5kb3cYIyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFwoPcnVuX2ltbWVkaWF0ZWx5GCQgASgIEhEKCXBhcnRpdGlvbhgoIAEoDRINCgVvd25lchgpIAEoCRIvCgtwcm9ncmVzc19hdBgyIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZGVmaW5lZF9hdBgzIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGQoRbWFudWFsX2ZpcmVfY291bnQYNCABKAQSEQoJbmFtZXNwYWNlGDwgASgJEioKDHJlY2VudF9maXJlcxhGIAMoCzIULmNoaW1lLnYxLkZpcmVSZWNvcmQaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIJCgd0cmlnZ2VyIrwBCgpGaXJlUmVjb3JkEjAKDHNjaGVkdWxlZF9hdBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZmlyZWRfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3RyaWdnZXIYAyABKAkSEAoIZmlyZV9zZXEYBCABKAQSFwoPc3RyZWFtX3NlcXVlbmNlGAUgASgEEhIKCm1lc3NhZ2VfaWQYBiABKAkqggEKDkNvbmZsaWN0UG9saWN5Eh8KG0NPTkZMSUNUX1BPTElDWV9VTlNQRUNJRklFRBAAEhgKFENPTkZMSUNUX1BPTElDWV9LRUVQEAESGwoXQ09ORkxJQ1RfUE9MSUNZX1JFUExBQ0UQAhIYChRDT05GTElDVF9QT0xJQ1lfRkFJTBADKoMBCg1NaXNmaXJlUG9saWN5Eh4KGk1JU0ZJUkVfUE9MSUNZX1VOU1BFQ0lGSUVEEAASHAoYTUlTRklSRV9QT0xJQ1lfRklSRV9PTkNFEAESFwoTTUlTRklSRV9QT0xJQ1lfU0tJUBACEhsKF01JU0ZJUkVfUE9MSUNZX0ZJUkVfQUxMEAMqgwEKDVNjaGVkdWxlU3RhdGUSHgoaU0NIRURVTEVfU1RBVEVfVU5TUEVDSUZJRUQQABIZChVTQ0hFRFVMRV9TVEFURV9BQ1RJVkUQARIZChVTQ0hFRFVMRV9TVEFURV9QQVVTRUQQAhIcChhTQ0hFRFVMRV9TVEFURV9DT01QTEVURUQQA2IGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * A one-shot: fires once at `at`.
@@ -302,6 +302,22 @@ export type Schedule = Message<"chime.v1.Schedule"> & {
    * @generated from field: uint64 manual_fire_count = 52;
    */
   manualFireCount: bigint;
+
+  /**
+   * The tenant the schedule belongs to: set from the caller's token when it is created
+   * ("default" without authentication). Names are unique per namespace.
+   *
+   * @generated from field: string namespace = 60;
+   */
+  namespace: string;
+
+  /**
+   * The latest fires, newest first (at most 10), as the task stream holds them; filled in by
+   * GetSchedule. Fires the stream no longer keeps (max age, limits) are not listed.
+   *
+   * @generated from field: repeated chime.v1.FireRecord recent_fires = 70;
+   */
+  recentFires: FireRecord[];
 };
 
 /**
@@ -310,6 +326,63 @@ export type Schedule = Message<"chime.v1.Schedule"> & {
  */
 export const ScheduleSchema: GenMessage<Schedule> = /*@__PURE__*/
   messageDesc(file_chime_v1_schedule, 3);
+
+/**
+ * One fire of a schedule, read back from the task message JetStream stored for it.
+ *
+ * @generated from message chime.v1.FireRecord
+ */
+export type FireRecord = Message<"chime.v1.FireRecord"> & {
+  /**
+   * The nominal time of the occurrence (Chime-Scheduled-At); for a manual fire, when it was asked.
+   *
+   * @generated from field: google.protobuf.Timestamp scheduled_at = 1;
+   */
+  scheduledAt?: Timestamp | undefined;
+
+  /**
+   * When it was published (Chime-Fired-At): later than scheduled_at by any jitter, and by
+   * the time it took when NATS had to be retried.
+   *
+   * @generated from field: google.protobuf.Timestamp fired_at = 2;
+   */
+  firedAt?: Timestamp | undefined;
+
+  /**
+   * "schedule", "catchup" or "manual" (Chime-Trigger).
+   *
+   * @generated from field: string trigger = 3;
+   */
+  trigger: string;
+
+  /**
+   * 1 for the schedule's first fire, then 2, 3, … (Chime-Fire-Seq).
+   *
+   * @generated from field: uint64 fire_seq = 4;
+   */
+  fireSeq: bigint;
+
+  /**
+   * Where the task stream stored it: the fire is published.
+   *
+   * @generated from field: uint64 stream_sequence = 5;
+   */
+  streamSequence: bigint;
+
+  /**
+   * The message's Nats-Msg-Id.
+   *
+   * @generated from field: string message_id = 6;
+   */
+  messageId: string;
+};
+
+/**
+ * Describes the message chime.v1.FireRecord.
+ * Use `create(FireRecordSchema)` to create a new message.
+ */
+export const FireRecordSchema: GenMessage<FireRecord> = /*@__PURE__*/
+  messageDesc(file_chime_v1_schedule, 4);
 
 /**
  * What happens when a schedule is created with a name that already exists.

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file chime/v1/scheduler_service.proto.
  */
 export const file_chime_v1_scheduler_service: GenFile = /*@__PURE__*/
-  fileDesc("CiBjaGltZS92MS9zY2hlZHVsZXJfc2VydmljZS5wcm90bxIIY2hpbWUudjEigAQKFVNjaGVkdWxlQnlUaW1lUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJEg8KB3BheWxvYWQYAiABKAwSPQoHaGVhZGVycxgDIAMoCzIsLmNoaW1lLnYxLlNjaGVkdWxlQnlUaW1lUmVxdWVzdC5IZWFkZXJzRW50cnkSOwoGbGFiZWxzGAQgAygLMisuY2hpbWUudjEuU2NoZWR1bGVCeVRpbWVSZXF1ZXN0LkxhYmVsc0VudHJ5EhEKBG5hbWUYBSABKAlIAYgBARIxCg9jb25mbGljdF9wb2xpY3kYBiABKA4yGC5jaGltZS52MS5Db25mbGljdFBvbGljeRIUCgxjb250ZW50X3R5cGUYByABKAkSKAoCYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSAASKgoFZGVsYXkYCyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25IABIUCgpsb2NhbF90aW1lGAwgASgJSAASEQoJdGltZV96b25lGA0gASgJGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCBgoEd2hlbkIHCgVfbmFtZSKvBQoVU2NoZWR1bGVCeUNyb25SZXF1ZXN0Eg8KB3N1YmplY3QYASABKAkSDwoHcGF5bG9hZBgCIAEoDBI9CgdoZWFkZXJzGAMgAygLMiwuY2hpbWUudjEuU2NoZWR1bGVCeUNyb25SZXF1ZXN0LkhlYWRlcnNFbnRyeRI7CgZsYWJlbHMYBCADKAsyKy5jaGltZS52MS5TY2hlZHVsZUJ5Q3JvblJlcXVlc3QuTGFiZWxzRW50cnkSEQoEbmFtZRgFIAEoCUgAiAEBEjEKD2NvbmZsaWN0X3BvbGljeRgGIAEoDjIYLmNoaW1lLnYxLkNvbmZsaWN0UG9saWN5EhQKDGNvbnRlbnRfdHlwZRgHIAEoCRIMCgRjcm9uGAogASgJEhEKCXRpbWVfem9uZRgLIAEoCRIsCghzdGFydF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKgoGZW5kX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgltYXhfZmlyZXMYDiABKA0SKQoGaml0dGVyGA8gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi8KDm1pc2ZpcmVfcG9saWN5GBAgASgOMhcuY2hpbWUudjEuTWlzZmlyZVBvbGljeRIxCg5jYXRjaHVwX3dpbmRvdxgRIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIXCg9ydW5faW1tZWRpYXRlbHkYEiABKAgaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIHCgVfbmFtZSLEBQoZU2NoZWR1bGVCeUludGVydmFsUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJEg8KB3BheWxvYWQYAiABKAwSQQoHaGVhZGVycxgDIAMoCzIwLmNoaW1lLnYxLlNjaGVkdWxlQnlJbnRlcnZhbFJlcXVlc3QuSGVhZGVyc0VudHJ5Ej8KBmxhYmVscxgEIAMoCzIvLmNoaW1lLnYxLlNjaGVkdWxlQnlJbnRlcnZhbFJlcXVlc3QuTGFiZWxzRW50cnkSEQoEbmFtZRgFIAEoCUgAiAEBEjEKD2NvbmZsaWN0X3BvbGljeRgGIAEoDjIYLmNoaW1lLnYxLkNvbmZsaWN0UG9saWN5EhQKDGNvbnRlbnRfdHlwZRgHIAEoCRIoCgVldmVyeRgKIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIsCghzdGFydF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKgoGZW5kX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgltYXhfZmlyZXMYDiABKA0SKQoGaml0dGVyGA8gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi8KDm1pc2ZpcmVfcG9saWN5GBAgASgOMhcuY2hpbWUudjEuTWlzZmlyZVBvbGljeRIxCg5jYXRjaHVwX3dpbmRvdxgRIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIXCg9ydW5faW1tZWRpYXRlbHkYEiABKAgaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIHCgVfbmFtZSJvCg9DcmVhdGVkU2NoZWR1bGUSEwoLc2NoZWR1bGVfaWQYASABKAkSDwoHY3JlYXRlZBgCIAEoCBIkCghzY2hlZHVsZRgDIAEoCzISLmNoaW1lLnYxLlNjaGVkdWxlEhAKCHJlcGxhY2VkGAQgASgIIkQKEVVuc2NoZWR1bGVSZXF1ZXN0EhUKC3NjaGVkdWxlX2lkGAEgASgJSAASDgoEbmFtZRgCIAEoCUgAQggKBnRhcmdldCIlChJVbnNjaGVkdWxlUmVzcG9uc2USDwoHZXhpc3RlZBgBIAEoCCJeChJHZXRTY2hlZHVsZVJlcXVlc3QSFQoLc2NoZWR1bGVfaWQYASABKAlIABIOCgRuYW1lGAIgASgJSAASFwoPbmV4dF9maXJlX2NvdW50GAMgASgNQggKBnRhcmdldCKAAgoUTGlzdFNjaGVkdWxlc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgNEhIKCnBhZ2VfdG9rZW4YAiABKAkSFgoOc3ViamVjdF9wcmVmaXgYAyABKAkSOgoGbGFiZWxzGAQgAygLMiouY2hpbWUudjEuTGlzdFNjaGVkdWxlc1JlcXVlc3QuTGFiZWxzRW50cnkSJwoGc3RhdGVzGAUgAygOMhcuY2hpbWUudjEuU2NoZWR1bGVTdGF0ZRIVCg1uYW1lX2NvbnRhaW5zGAYgASgJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiVwoVTGlzdFNjaGVkdWxlc1Jlc3BvbnNlEiUKCXNjaGVkdWxlcxgBIAMoCzISLmNoaW1lLnYxLlNjaGVkdWxlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJHChRQYXVzZVNjaGVkdWxlUmVxdWVzdBIVCgtzY2hlZHVsZV9pZBgBIAEoCUgAEg4KBG5hbWUYAiABKAlIAEIICgZ0YXJnZXQiSAoVUmVzdW1lU2NoZWR1bGVSZXF1ZXN0EhUKC3NjaGVkdWxlX2lkGAEgASgJSAASDgoEbmFtZRgCIAEoCUgAQggKBnRhcmdldCJJChZUcmlnZ2VyU2NoZWR1bGVSZXF1ZXN0EhUKC3NjaGVkdWxlX2lkGAEgASgJSAASDgoEbmFtZRgCIAEoCUgAQggKBnRhcmdldCKJAQoXVHJpZ2dlclNjaGVkdWxlUmVzcG9uc2USEwoLc2NoZWR1bGVfaWQYASABKAkSLAoIZmlyZWRfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCm1lc3NhZ2VfaWQYAyABKAkSFwoPc3RyZWFtX3NlcXVlbmNlGAQgASgEMt0FChBTY2hlZHVsZXJTZXJ2aWNlEkwKDlNjaGVkdWxlQnlUaW1lEh8uY2hpbWUudjEuU2NoZWR1bGVCeVRpbWVSZXF1ZXN0GhkuY2hpbWUudjEuQ3JlYXRlZFNjaGVkdWxlEkwKDlNjaGVkdWxlQnlDcm9uEh8uY2hpbWUudjEuU2NoZWR1bGVCeUNyb25SZXF1ZXN0GhkuY2hpbWUudjEuQ3JlYXRlZFNjaGVkdWxlElQKElNjaGVkdWxlQnlJbnRlcnZhbBIjLmNoaW1lLnYxLlNjaGVkdWxlQnlJbnRlcnZhbFJlcXVlc3QaGS5jaGltZS52MS5DcmVhdGVkU2NoZWR1bGUSTAoKVW5zY2hlZHVsZRIbLmNoaW1lLnYxLlVuc2NoZWR1bGVSZXF1ZXN0GhwuY2hpbWUudjEuVW5zY2hlZHVsZVJlc3BvbnNlIgOQAgISRAoLR2V0U2NoZWR1bGUSHC5jaGltZS52MS5HZXRTY2hlZHVsZVJlcXVlc3QaEi5jaGltZS52MS5TY2hlZHVsZSIDkAIBElUKDUxpc3RTY2hlZHVsZXMSHi5jaGltZS52MS5MaXN0U2NoZWR1bGVzUmVxdWVzdBofLmNoaW1lLnYxLkxpc3RTY2hlZHVsZXNSZXNwb25zZSIDkAIBEkgKDVBhdXNlU2NoZWR1bGUSHi5jaGltZS52MS5QYXVzZVNjaGVkdWxlUmVxdWVzdBoSLmNoaW1lLnYxLlNjaGVkdWxlIgOQAgISSgoOUmVzdW1lU2NoZWR1bGUSHy5jaGltZS52MS5SZXN1bWVTY2hlZHVsZVJlcXVlc3QaEi5jaGltZS52MS5TY2hlZHVsZSIDkAICElYKD1RyaWdnZXJTY2hlZHVsZRIgLmNoaW1lLnYxLlRyaWdnZXJTY2hlZHVsZVJlcXVlc3QaIS5jaGltZS52MS5UcmlnZ2VyU2NoZWR1bGVSZXNwb25zZWIGcHJvdG8z", [file_chime_v1_schedule, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("CiBjaGltZS92MS9zY2hlZHVsZXJfc2VydmljZS5wcm90bxIIY2hpbWUudjEigAQKFVNjaGVkdWxlQnlUaW1lUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJEg8KB3BheWxvYWQYAiABKAwSPQoHaGVhZGVycxgDIAMoCzIsLmNoaW1lLnYxLlNjaGVkdWxlQnlUaW1lUmVxdWVzdC5IZWFkZXJzRW50cnkSOwoGbGFiZWxzGAQgAygLMisuY2hpbWUudjEuU2NoZWR1bGVCeVRpbWVSZXF1ZXN0LkxhYmVsc0VudHJ5EhEKBG5hbWUYBSABKAlIAYgBARIxCg9jb25mbGljdF9wb2xpY3kYBiABKA4yGC5jaGltZS52MS5Db25mbGljdFBvbGljeRIUCgxjb250ZW50X3R5cGUYByABKAkSKAoCYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSAASKgoFZGVsYXkYCyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25IABIUCgpsb2NhbF90aW1lGAwgASgJSAASEQoJdGltZV96b25lGA0gASgJGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCBgoEd2hlbkIHCgVfbmFtZSKvBQoVU2NoZWR1bGVCeUNyb25SZXF1ZXN0Eg8KB3N1YmplY3QYASABKAkSDwoHcGF5bG9hZBgCIAEoDBI9CgdoZWFkZXJzGAMgAygLMiwuY2hpbWUudjEuU2NoZWR1bGVCeUNyb25SZXF1ZXN0LkhlYWRlcnNFbnRyeRI7CgZsYWJlbHMYBCADKAsyKy5jaGltZS52MS5TY2hlZHVsZUJ5Q3JvblJlcXVlc3QuTGFiZWxzRW50cnkSEQoEbmFtZRgFIAEoCUgAiAEBEjEKD2NvbmZsaWN0X3BvbGljeRgGIAEoDjIYLmNoaW1lLnYxLkNvbmZsaWN0UG9saWN5EhQKDGNvbnRlbnRfdHlwZRgHIAEoCRIMCgRjcm9uGAogASgJEhEKCXRpbWVfem9uZRgLIAEoCRIsCghzdGFydF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKgoGZW5kX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgltYXhfZmlyZXMYDiABKA0SKQoGaml0dGVyGA8gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi8KDm1pc2ZpcmVfcG9saWN5GBAgASgOMhcuY2hpbWUudjEuTWlzZmlyZVBvbGljeRIxCg5jYXRjaHVwX3dpbmRvdxgRIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIXCg9ydW5faW1tZWRpYXRlbHkYEiABKAgaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIHCgVfbmFtZSLEBQoZU2NoZWR1bGVCeUludGVydmFsUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJEg8KB3BheWxvYWQYAiABKAwSQQoHaGVhZGVycxgDIAMoCzIwLmNoaW1lLnYxLlNjaGVkdWxlQnlJbnRlcnZhbFJlcXVlc3QuSGVhZGVyc0VudHJ5Ej8KBmxhYmVscxgEIAMoCzIvLmNoaW1lLnYxLlNjaGVkdWxlQnlJbnRlcnZhbFJlcXVlc3QuTGFiZWxzRW50cnkSEQoEbmFtZRgFIAEoCUgAiAEBEjEKD2NvbmZsaWN0X3BvbGljeRgGIAEoDjIYLmNoaW1lLnYxLkNvbmZsaWN0UG9saWN5EhQKDGNvbnRlbnRfdHlwZRgHIAEoCRIoCgVldmVyeRgKIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIsCghzdGFydF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKgoGZW5kX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgltYXhfZmlyZXMYDiABKA0SKQoGaml0dGVyGA8gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi8KDm1pc2ZpcmVfcG9saWN5GBAgASgOMhcuY2hpbWUudjEuTWlzZmlyZVBvbGljeRIxCg5jYXRjaHVwX3dpbmRvdxgRIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIXCg9ydW5faW1tZWRpYXRlbHkYEiABKAgaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIHCgVfbmFtZSJvCg9DcmVhdGVkU2NoZWR1bGUSEwoLc2NoZWR1bGVfaWQYASABKAkSDwoHY3JlYXRlZBgCIAEoCBIkCghzY2hlZHVsZRgDIAEoCzISLmNoaW1lLnYxLlNjaGVkdWxlEhAKCHJlcGxhY2VkGAQgASgIIkQKEVVuc2NoZWR1bGVSZXF1ZXN0EhUKC3NjaGVkdWxlX2lkGAEgASgJSAASDgoEbmFtZRgCIAEoCUgAQggKBnRhcmdldCIlChJVbnNjaGVkdWxlUmVzcG9uc2USDwoHZXhpc3RlZBgBIAEoCCJ5ChJHZXRTY2hlZHVsZVJlcXVlc3QSFQoLc2NoZWR1bGVfaWQYASABKAlIABIOCgRuYW1lGAIgASgJSAASFwoPbmV4dF9maXJlX2NvdW50GAMgASgNEhkKEXJlY2VudF9maXJlX2NvdW50GAQgASgNQggKBnRhcmdldCKAAgoUTGlzdFNjaGVkdWxlc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgNEhIKCnBhZ2VfdG9rZW4YAiABKAkSFgoOc3ViamVjdF9wcmVmaXgYAyABKAkSOgoGbGFiZWxzGAQgAygLMiouY2hpbWUudjEuTGlzdFNjaGVkdWxlc1JlcXVlc3QuTGFiZWxzRW50cnkSJwoGc3RhdGVzGAUgAygOMhcuY2hpbWUudjEuU2NoZWR1bGVTdGF0ZRIVCg1uYW1lX2NvbnRhaW5zGAYgASgJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiVwoVTGlzdFNjaGVkdWxlc1Jlc3BvbnNlEiUKCXNjaGVkdWxlcxgBIAMoCzISLmNoaW1lLnYxLlNjaGVkdWxlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJHChRQYXVzZVNjaGVkdWxlUmVxdWVzdBIVCgtzY2hlZHVsZV9pZBgBIAEoCUgAEg4KBG5hbWUYAiABKAlIAEIICgZ0YXJnZXQiSAoVUmVzdW1lU2NoZWR1bGVSZXF1ZXN0EhUKC3NjaGVkdWxlX2lkGAEgASgJSAASDgoEbmFtZRgCIAEoCUgAQggKBnRhcmdldCJJChZUcmlnZ2VyU2NoZWR1bGVSZXF1ZXN0EhUKC3NjaGVkdWxlX2lkGAEgASgJSAASDgoEbmFtZRgCIAEoCUgAQggKBnRhcmdldCKJAQoXVHJpZ2dlclNjaGVkdWxlUmVzcG9uc2USEwoLc2NoZWR1bGVfaWQYASABKAkSLAoIZmlyZWRfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCm1lc3NhZ2VfaWQYAyABKAkSFwoPc3RyZWFtX3NlcXVlbmNlGAQgASgEIkIKFEJhdGNoU2NoZWR1bGVSZXF1ZXN0EioKBWl0ZW1zGAEgAygLMhsuY2hpbWUudjEuQmF0Y2hTY2hlZHVsZUl0ZW0iwgEKEUJhdGNoU2NoZWR1bGVJdGVtEjIKB2J5X3RpbWUYASABKAsyHy5jaGltZS52MS5TY2hlZHVsZUJ5VGltZVJlcXVlc3RIABIyCgdieV9jcm9uGAIgASgLMh8uY2hpbWUudjEuU2NoZWR1bGVCeUNyb25SZXF1ZXN0SAASOgoLYnlfaW50ZXJ2YWwYAyABKAsyIy5jaGltZS52MS5TY2hlZHVsZUJ5SW50ZXJ2YWxSZXF1ZXN0SABCCQoHcmVxdWVzdCJHChVCYXRjaFNjaGVkdWxlUmVzcG9uc2USLgoHcmVzdWx0cxgBIAMoCzIdLmNoaW1lLnYxLkJhdGNoU2NoZWR1bGVSZXN1bHQifQoTQmF0Y2hTY2hlZHVsZVJlc3VsdBIsCgdjcmVhdGVkGAEgASgLMhkuY2hpbWUudjEuQ3JlYXRlZFNjaGVkdWxlSAASLQoFZXJyb3IYAiABKAsyHC5jaGltZS52MS5CYXRjaFNjaGVkdWxlRXJyb3JIAEIJCgdvdXRjb21lIjMKEkJhdGNoU2NoZWR1bGVFcnJvchIMCgRjb2RlGAEgASgNEg8KB21lc3NhZ2UYAiABKAkyrwYKEFNjaGVkdWxlclNlcnZpY2USTAoOU2NoZWR1bGVCeVRpbWUSHy5jaGltZS52MS5TY2hlZHVsZUJ5VGltZVJlcXVlc3QaGS5jaGltZS52MS5DcmVhdGVkU2NoZWR1bGUSTAoOU2NoZWR1bGVCeUNyb24SHy5jaGltZS52MS5TY2hlZHVsZUJ5Q3JvblJlcXVlc3QaGS5jaGltZS52MS5DcmVhdGVkU2NoZWR1bGUSVAoSU2NoZWR1bGVCeUludGVydmFsEiMuY2hpbWUudjEuU2NoZWR1bGVCeUludGVydmFsUmVxdWVzdBoZLmNoaW1lLnYxLkNyZWF0ZWRTY2hlZHVsZRJMCgpVbnNjaGVkdWxlEhsuY2hpbWUudjEuVW5zY2hlZHVsZVJlcXVlc3QaHC5jaGltZS52MS5VbnNjaGVkdWxlUmVzcG9uc2UiA5ACAhJECgtHZXRTY2hlZHVsZRIcLmNoaW1lLnYxLkdldFNjaGVkdWxlUmVxdWVzdBoSLmNoaW1lLnYxLlNjaGVkdWxlIgOQAgESVQoNTGlzdFNjaGVkdWxlcxIeLmNoaW1lLnYxLkxpc3RTY2hlZHVsZXNSZXF1ZXN0Gh8uY2hpbWUudjEuTGlzdFNjaGVkdWxlc1Jlc3BvbnNlIgOQAgESSAoNUGF1c2VTY2hlZHVsZRIeLmNoaW1lLnYxLlBhdXNlU2NoZWR1bGVSZXF1ZXN0GhIuY2hpbWUudjEuU2NoZWR1bGUiA5ACAhJKCg5SZXN1bWVTY2hlZHVsZRIfLmNoaW1lLnYxLlJlc3VtZVNjaGVkdWxlUmVxdWVzdBoSLmNoaW1lLnYxLlNjaGVkdWxlIgOQAgISVgoPVHJpZ2dlclNjaGVkdWxlEiAuY2hpbWUudjEuVHJpZ2dlclNjaGVkdWxlUmVxdWVzdBohLmNoaW1lLnYxLlRyaWdnZXJTY2hlZHVsZVJlc3BvbnNlElAKDUJhdGNoU2NoZWR1bGUSHi5jaGltZS52MS5CYXRjaFNjaGVkdWxlUmVxdWVzdBofLmNoaW1lLnYxLkJhdGNoU2NoZWR1bGVSZXNwb25zZWIGcHJvdG8z", [file_chime_v1_schedule, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Fields 1 to 7 are common to the three create requests.
@@ -412,6 +412,14 @@ export type GetScheduleRequest = Message<"chime.v1.GetScheduleRequest"> & {
    * @generated from field: uint32 next_fire_count = 3;
    */
   nextFireCount: number;
+
+  /**
+   * How many of the latest fires to fill in recent_fires, newest first, read back from the
+   * task stream; default 0 (none: it costs a few reads of the stream), at most 100.
+   *
+   * @generated from field: uint32 recent_fire_count = 4;
+   */
+  recentFireCount: number;
 };
 
 /**
@@ -625,6 +633,138 @@ export const TriggerScheduleResponseSchema: GenMessage<TriggerScheduleResponse> 
   messageDesc(file_chime_v1_scheduler_service, 12);
 
 /**
+ * @generated from message chime.v1.BatchScheduleRequest
+ */
+export type BatchScheduleRequest = Message<"chime.v1.BatchScheduleRequest"> & {
+  /**
+   * At most 1000 items.
+   *
+   * @generated from field: repeated chime.v1.BatchScheduleItem items = 1;
+   */
+  items: BatchScheduleItem[];
+};
+
+/**
+ * Describes the message chime.v1.BatchScheduleRequest.
+ * Use `create(BatchScheduleRequestSchema)` to create a new message.
+ */
+export const BatchScheduleRequestSchema: GenMessage<BatchScheduleRequest> = /*@__PURE__*/
+  messageDesc(file_chime_v1_scheduler_service, 13);
+
+/**
+ * One create request of a batch.
+ *
+ * @generated from message chime.v1.BatchScheduleItem
+ */
+export type BatchScheduleItem = Message<"chime.v1.BatchScheduleItem"> & {
+  /**
+   * @generated from oneof chime.v1.BatchScheduleItem.request
+   */
+  request: {
+    /**
+     * @generated from field: chime.v1.ScheduleByTimeRequest by_time = 1;
+     */
+    value: ScheduleByTimeRequest;
+    case: "byTime";
+  } | {
+    /**
+     * @generated from field: chime.v1.ScheduleByCronRequest by_cron = 2;
+     */
+    value: ScheduleByCronRequest;
+    case: "byCron";
+  } | {
+    /**
+     * @generated from field: chime.v1.ScheduleByIntervalRequest by_interval = 3;
+     */
+    value: ScheduleByIntervalRequest;
+    case: "byInterval";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message chime.v1.BatchScheduleItem.
+ * Use `create(BatchScheduleItemSchema)` to create a new message.
+ */
+export const BatchScheduleItemSchema: GenMessage<BatchScheduleItem> = /*@__PURE__*/
+  messageDesc(file_chime_v1_scheduler_service, 14);
+
+/**
+ * @generated from message chime.v1.BatchScheduleResponse
+ */
+export type BatchScheduleResponse = Message<"chime.v1.BatchScheduleResponse"> & {
+  /**
+   * One per item, in the order of the request.
+   *
+   * @generated from field: repeated chime.v1.BatchScheduleResult results = 1;
+   */
+  results: BatchScheduleResult[];
+};
+
+/**
+ * Describes the message chime.v1.BatchScheduleResponse.
+ * Use `create(BatchScheduleResponseSchema)` to create a new message.
+ */
+export const BatchScheduleResponseSchema: GenMessage<BatchScheduleResponse> = /*@__PURE__*/
+  messageDesc(file_chime_v1_scheduler_service, 15);
+
+/**
+ * @generated from message chime.v1.BatchScheduleResult
+ */
+export type BatchScheduleResult = Message<"chime.v1.BatchScheduleResult"> & {
+  /**
+   * @generated from oneof chime.v1.BatchScheduleResult.outcome
+   */
+  outcome: {
+    /**
+     * What the item's create RPC would have returned, without the schedule's view.
+     *
+     * @generated from field: chime.v1.CreatedSchedule created = 1;
+     */
+    value: CreatedSchedule;
+    case: "created";
+  } | {
+    /**
+     * Why the item was refused.
+     *
+     * @generated from field: chime.v1.BatchScheduleError error = 2;
+     */
+    value: BatchScheduleError;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message chime.v1.BatchScheduleResult.
+ * Use `create(BatchScheduleResultSchema)` to create a new message.
+ */
+export const BatchScheduleResultSchema: GenMessage<BatchScheduleResult> = /*@__PURE__*/
+  messageDesc(file_chime_v1_scheduler_service, 16);
+
+/**
+ * @generated from message chime.v1.BatchScheduleError
+ */
+export type BatchScheduleError = Message<"chime.v1.BatchScheduleError"> & {
+  /**
+   * The gRPC status code the item's create RPC would have failed with (3: INVALID_ARGUMENT).
+   *
+   * @generated from field: uint32 code = 1;
+   */
+  code: number;
+
+  /**
+   * @generated from field: string message = 2;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message chime.v1.BatchScheduleError.
+ * Use `create(BatchScheduleErrorSchema)` to create a new message.
+ */
+export const BatchScheduleErrorSchema: GenMessage<BatchScheduleError> = /*@__PURE__*/
+  messageDesc(file_chime_v1_scheduler_service, 17);
+
+/**
  * Registers schedules; when one comes due, Chime publishes its task message to its NATS
  * subject through JetStream.
  *
@@ -720,6 +860,17 @@ export const SchedulerService: GenService<{
     methodKind: "unary";
     input: typeof TriggerScheduleRequestSchema;
     output: typeof TriggerScheduleResponseSchema;
+  },
+  /**
+   * Creates many schedules in one call, each as its create RPC would. Every item gets its
+   * own result: one refused item does not stop the others.
+   *
+   * @generated from rpc chime.v1.SchedulerService.BatchSchedule
+   */
+  batchSchedule: {
+    methodKind: "unary";
+    input: typeof BatchScheduleRequestSchema;
+    output: typeof BatchScheduleResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_chime_v1_scheduler_service, 0);
