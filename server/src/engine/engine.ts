@@ -109,6 +109,8 @@ export class Engine implements CatalogObserver, PartitionOwner {
    * or cut off): parked, progress intact, until a renewal proves the lease still ours.
    */
   private readonly suspended = new Map<number, Set<Entry>>();
+  /** Partitions whose schedules are still being admitted after an acquisition. */
+  private readonly loading = new Set<number>();
   private readonly queue = new TimerQueue<Entry>();
   private readonly inFlight = new TimerQueue<InFlight>();
   private readonly dirtyPartitions = new Set<number>();
@@ -229,18 +231,25 @@ export class Engine implements CatalogObserver, PartitionOwner {
     // Start from the newest state of the store (the last owner's final watermark included).
     await this.catalog.waitForRevision(await this.store.lastRevision());
     this.owned.set(partition, validUntil);
-    // A large store takes seconds to admit: yield now and then, so that lease renewals (and
-    // fires already admitted) are not held up until the lease has lapsed.
-    let sliceStarted = performance.now();
-    for (const record of this.catalog.all()) {
-      if (record.partition !== partition || this.entries.has(record.id)) continue;
-      this.admit(record, decodeScheduleTiming(record.bytes()));
-      if (performance.now() - sliceStarted < ADMIT_SLICE_MS) continue;
-      this.schedulePump();
-      await new Promise((resolve) => setImmediate(resolve));
-      // Lost or handed back meanwhile: what was admitted is dropped already.
-      if (!this.owned.has(partition)) return;
-      sliceStarted = performance.now();
+    // Until every schedule of the partition is admitted, a watermark computed from the queue
+    // would pass over the fires of those not yet in it: none is written meanwhile.
+    this.loading.add(partition);
+    try {
+      // A large store takes seconds to admit: yield now and then, so that lease renewals (and
+      // fires already admitted) are not held up until the lease has lapsed.
+      let sliceStarted = performance.now();
+      for (const record of this.catalog.all()) {
+        if (record.partition !== partition || this.entries.has(record.id)) continue;
+        this.admit(record, decodeScheduleTiming(record.bytes()));
+        if (performance.now() - sliceStarted < ADMIT_SLICE_MS) continue;
+        this.schedulePump();
+        await new Promise((resolve) => setImmediate(resolve));
+        // Lost or handed back meanwhile: what was admitted is dropped already.
+        if (!this.owned.has(partition)) return;
+        sliceStarted = performance.now();
+      }
+    } finally {
+      this.loading.delete(partition);
     }
     this.schedulePump();
   }
@@ -262,6 +271,8 @@ export class Engine implements CatalogObserver, PartitionOwner {
   async release(partition: number): Promise<void> {
     if (!this.owned.has(partition)) return;
     const now = this.now();
+    // Handed back before all its schedules were admitted: the queue cannot say what fired.
+    const partlyLoaded = this.loading.has(partition);
     this.owned.delete(partition);
     // Progress off the timetable (a catch-up, a manual fire) is recorded before the hand-over,
     // or the next owner would derive it from the timetable and start those fires again.
@@ -277,6 +288,7 @@ export class Engine implements CatalogObserver, PartitionOwner {
       revision: this.catalog.appliedRevision,
     };
     this.dirtyPartitions.delete(partition);
+    if (partlyLoaded) return;
     await this.store.putWatermark(partition, watermark).catch((err: unknown) => {
       this.log.warn(
         { err, partition },
@@ -650,7 +662,9 @@ export class Engine implements CatalogObserver, PartitionOwner {
     for (const entry of this.advancing) dueAt = Math.min(dueAt, entry.due - 1);
     const watermark = { dueAt, revision: this.catalog.appliedRevision };
     // Only partitions whose lease is surely ours: a stale owner must not write progress.
-    const partitions = [...this.dirtyPartitions].filter((p) => this.holds(p, now));
+    const partitions = [...this.dirtyPartitions].filter(
+      (p) => this.holds(p, now) && !this.loading.has(p),
+    );
     this.dirtyPartitions.clear();
     const ids = [...this.checkpoints];
     this.checkpoints.clear();
