@@ -81,6 +81,7 @@ export {
 export type { Status } from "./gen/google/rpc/status_pb.js";
 export { StatusSchema } from "./gen/google/rpc/status_pb.js";
 export { isScheduleId } from "./requests.js";
+export { subjectMatches } from "./subject-rules.js";
 export { TaskHeader } from "./task.js";
 export type {
   AtDefinition,

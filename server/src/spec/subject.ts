@@ -1,3 +1,4 @@
+import { subjectMatches } from "@chime/sdk";
 /** NATS subject rules (DESIGN, "Safety"). Problems come back as rule phrases, not thrown. */
 
 export const MAX_SUBJECT_BYTES = 256;
@@ -47,24 +48,8 @@ function hasEmptyToken(text: string): boolean {
   return text.startsWith(".") || text.endsWith(".") || text.includes("..");
 }
 
-/**
- * Whether `subject` (no wildcards) is matched by `pattern`, where `*` matches one token and
- * a final `>` one or more.
- */
-export function subjectMatches(pattern: string, subject: string): boolean {
-  const want = pattern.split(".");
-  const have = subject.split(".");
-  for (let i = 0; i < want.length; i++) {
-    const token = want[i];
-    if (token === ">") {
-      return i === want.length - 1 && have.length > i;
-    }
-    if (i >= have.length || (token !== "*" && token !== have[i])) {
-      return false;
-    }
-  }
-  return want.length === have.length;
-}
+// One definition of NATS subject matching, shared with the SDK's consumer.
+export { subjectMatches };
 
 /** What is wrong with a configured subject pattern (subject space, reserved), or null. */
 export function subjectPatternProblem(pattern: string): string | null {
