@@ -271,8 +271,14 @@ export class Engine implements CatalogObserver, PartitionOwner {
   async release(partition: number): Promise<void> {
     if (!this.owned.has(partition)) return;
     const now = this.now();
-    // Handed back before all its schedules were admitted: the queue cannot say what fired.
-    const partlyLoaded = this.loading.has(partition);
+    // Handed back before all its schedules were admitted: those not admitted yet have not
+    // fired since the last watermark, so the final one must stay below their next fires.
+    const earliestUnadmitted = this.loading.has(partition)
+      ? this.earliestDueOfUnadmitted(partition)
+      : Number.POSITIVE_INFINITY;
+    // Its fires already due start now, whatever the window: one left queued would hold the
+    // final watermark below every fire started after it, and the next owner would repeat those.
+    if (this.holds(partition, now)) this.fireDueOf(partition, now);
     this.owned.delete(partition);
     // Progress off the timetable (a catch-up, a manual fire) is recorded before the hand-over,
     // or the next owner would derive it from the timetable and start those fires again.
@@ -284,11 +290,10 @@ export class Engine implements CatalogObserver, PartitionOwner {
     await Promise.all([this.flushing, ...pending.map((entry) => this.checkpoint(entry))]);
     // Every fire of the partition due before its earliest unstarted one has landed now.
     const watermark = {
-      dueAt: Math.min(now, earliestQueued - 1),
+      dueAt: Math.min(now, earliestQueued - 1, earliestUnadmitted - 1),
       revision: this.catalog.appliedRevision,
     };
     this.dirtyPartitions.delete(partition);
-    if (partlyLoaded) return;
     await this.store.putWatermark(partition, watermark).catch((err: unknown) => {
       this.log.warn(
         { err, partition },
@@ -303,6 +308,28 @@ export class Engine implements CatalogObserver, PartitionOwner {
     this.dropEntries(partition);
   }
 
+  /** Starts the partition's fires that are due but still queued (the engine is behind). */
+  private fireDueOf(partition: number, now: number): void {
+    const earliest = this.queue.peek();
+    if (earliest === undefined || earliest.due > now) return;
+    for (const entry of this.entries.values()) {
+      if (entry.partition !== partition || !this.queue.has(entry) || entry.due > now) continue;
+      this.queue.delete(entry);
+      this.fireDue(entry, now);
+    }
+  }
+
+  /** The earliest next fire among the partition's schedules the engine has not admitted. */
+  private earliestDueOfUnadmitted(partition: number): number {
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const record of this.catalog.all()) {
+      if (record.partition !== partition || this.entries.has(record.id)) continue;
+      const nextDue = this.derive(record, decodeScheduleTiming(record.bytes()))?.progress.nextDue;
+      if (nextDue !== undefined) earliest = Math.min(earliest, nextDue);
+    }
+    return earliest;
+  }
+
   /** Forgets a partition's schedules; returns the earliest due instant among them. */
   private dropEntries(partition: number): number {
     let earliest = Number.POSITIVE_INFINITY;
@@ -310,8 +337,8 @@ export class Engine implements CatalogObserver, PartitionOwner {
     this.suspended.delete(partition);
     for (const entry of this.entries.values()) {
       if (entry.partition !== partition) continue;
-      if (this.queue.has(entry) || parked?.has(entry) || this.advancing.has(entry))
-        earliest = Math.min(earliest, entry.due);
+      if (this.queue.has(entry) || parked?.has(entry)) earliest = Math.min(earliest, entry.due);
+      else if (this.advancing.has(entry)) earliest = Math.min(earliest, followingDue(entry));
       this.advancing.delete(entry);
       this.queue.delete(entry);
       this.entries.delete(entry.id);
@@ -373,8 +400,11 @@ export class Engine implements CatalogObserver, PartitionOwner {
     this.schedulePump();
   }
 
-  private admit(record: CatalogRecord, schedule: Schedule, carried?: Entry): void {
-    const { revision } = record;
+  /** A stored schedule's timetable, and its progress as the partition's watermark tells it. */
+  private derive(
+    record: CatalogRecord,
+    schedule: Schedule,
+  ): { plan: SchedulePlan; progress: Progress } | undefined {
     // The catalog's copy of the id, not another one per decoded message.
     schedule.scheduleId = record.id;
     let plan: SchedulePlan;
@@ -382,11 +412,18 @@ export class Engine implements CatalogObserver, PartitionOwner {
       plan = planOf(schedule);
     } catch (err) {
       this.log.error({ err, scheduleId: schedule.scheduleId }, "stored schedule cannot be planned");
-      return;
+      return undefined;
     }
     const watermark = this.catalog.watermark(schedule.partition);
-    const known = watermark !== undefined && revision <= watermark.revision;
-    const progress = deriveProgress(schedule, plan, known ? watermark.dueAt : undefined);
+    const known = watermark !== undefined && record.revision <= watermark.revision;
+    return { plan, progress: deriveProgress(schedule, plan, known ? watermark.dueAt : undefined) };
+  }
+
+  private admit(record: CatalogRecord, schedule: Schedule, carried?: Entry): void {
+    const { revision } = record;
+    const derived = this.derive(record, schedule);
+    if (derived === undefined) return;
+    const { plan, progress } = derived;
     const entry: Entry = {
       id: record.id,
       partition: record.partition,
@@ -715,6 +752,15 @@ export class Engine implements CatalogObserver, PartitionOwner {
     if (this.checkpointTimer !== undefined) clearInterval(this.checkpointTimer);
     this.checkpointTimer = undefined;
   }
+}
+
+/** When a recurring schedule that has just fired is due next (its occurrence not queued yet). */
+function followingDue(entry: Entry): number {
+  const { plan } = entry;
+  if (plan === undefined || reachedMaxFires(plan, entry.fireCount, entry.manualFires))
+    return Number.POSITIVE_INFINITY;
+  const next = nextNominal(plan, entry.progressAt);
+  return next === null ? Number.POSITIVE_INFINITY : dueOf(plan, next);
 }
 
 /** The template with a payload of its own: a decoded payload is a view of a larger buffer. */
