@@ -1,6 +1,7 @@
 import type { Schedule } from "@chime/sdk";
-import { type MsgHdrs, headers as natsHeaders } from "@nats-io/nats-core";
+import type { MsgHdrs } from "@nats-io/nats-core";
 import { rfc3339 } from "../proto-time.js";
+import { FireHeaders } from "./fire-headers.js";
 
 export const FireTrigger = {
   schedule: "schedule",
@@ -44,15 +45,17 @@ export function fireHeaders(
   seq: number,
   trigger: FireTrigger,
 ): MsgHdrs {
-  const h = natsHeaders();
-  h.set("Nats-Msg-Id", fireMessageId(template.scheduleId, nominal));
-  h.set("Chime-Schedule-Id", template.scheduleId);
-  h.set("Chime-Scheduled-At", instantText(nominal));
-  h.set("Chime-Fired-At", instantText(firedAt));
-  h.set("Chime-Fire-Seq", String(seq));
-  h.set("Chime-Trigger", trigger);
-  for (const [name, value] of template.fixed) h.set(name, value);
-  return h;
+  return new FireHeaders(
+    [
+      ["Nats-Msg-Id", fireMessageId(template.scheduleId, nominal)],
+      ["Chime-Schedule-Id", template.scheduleId],
+      ["Chime-Scheduled-At", instantText(nominal)],
+      ["Chime-Fired-At", instantText(firedAt)],
+      ["Chime-Fire-Seq", String(seq)],
+      ["Chime-Trigger", trigger],
+    ],
+    template.fixed,
+  );
 }
 
 // A burst formats the same few instants thousands of times: remember the last two.
