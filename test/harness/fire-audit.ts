@@ -1,6 +1,7 @@
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { type CreatedSchedule, MisfirePolicy, type SchedulerService } from "@chime/sdk";
 import type { Client } from "@connectrpc/connect";
+import { expect } from "vitest";
 import { anchorOf, nominalOf, sleep } from "./deliveries.js";
 import type { RecordedTask } from "./task-recorder.js";
 
@@ -346,4 +347,27 @@ export function fireSeqBreaks(
     }
   }
   return { count, sample, repeats };
+}
+
+/**
+ * The promise of the replicas, checked: every occurrence the windows expect stored once, none
+ * off its schedule's timetable (`timetabled`: the schedules whose every fire must be on it),
+ * and Chime-Fire-Seq counting along (soft: reported with the rest). Returns how many
+ * occurrences were checked.
+ */
+export function expectEachFiredOnce(
+  index: FireIndex,
+  windows: readonly CheckedWindow[],
+  timetabled: readonly TrackedSchedule[] = windows.flatMap((w) => w.schedules),
+  seqChecked: readonly TrackedSchedule[] = timetabled,
+): number {
+  const missing = missingFires(index, windows);
+  expect(missing.sample, `${missing.count} of ${missing.expected} fires missing`).toEqual([]);
+  expect(index.duplicates(), "Nats-Msg-Id stored twice").toEqual({});
+  expect(index.offTimetable(timetabled), "fires off the timetable").toEqual([]);
+  const seqBreaks = fireSeqBreaks(index, seqChecked);
+  expect
+    .soft(seqBreaks.sample, `Chime-Fire-Seq skips or repeats in ${seqBreaks.count} places`)
+    .toEqual([]);
+  return missing.expected;
 }

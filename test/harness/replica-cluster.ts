@@ -5,7 +5,8 @@ import { connect } from "@nats-io/transport-node";
 import { rendezvousOwner } from "../../server/src/cluster/rendezvous.js";
 import type { RawSettings } from "../../server/src/config.js";
 import { type ChimeProcess, startChimeProcess } from "./chime.js";
-import { chimeClient, until } from "./deliveries.js";
+import { chimeClient, settle, until } from "./deliveries.js";
+import { awaitFires, type CheckedWindow, FireIndex } from "./fire-audit.js";
 import { startTestNats, type TestNats } from "./nats-server.js";
 import { recordTasks, type TaskRecorder } from "./task-recorder.js";
 
@@ -59,6 +60,17 @@ export class ReplicaCluster implements AsyncDisposable {
     await this.taskRecorder.stop().catch(() => undefined);
     this.taskRecorder = await recordTasks(this.nats.url);
     return this.taskRecorder;
+  }
+
+  /**
+   * Every task stored so far, once the windows' fires have arrived (or `timeoutMs` passed) and
+   * the stream has nothing more to deliver.
+   */
+  async storedFires(windows: readonly CheckedWindow[], timeoutMs = 10_000): Promise<FireIndex> {
+    const index = await awaitFires(new FireIndex(), this.recorder.tasks, windows, timeoutMs);
+    await settle(this.recorder, this.nats.url);
+    index.update(this.recorder.tasks);
+    return index;
   }
 
   static async start(options: ReplicaClusterOptions = {}): Promise<ReplicaCluster> {

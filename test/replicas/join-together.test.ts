@@ -1,13 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { settle, sleep } from "../harness/deliveries.js";
-import {
-  awaitFires,
-  createLoad,
-  FireIndex,
-  fireSeqBreaks,
-  missingFires,
-  samplePerPartition,
-} from "../harness/fire-audit.js";
+import { sleep } from "../harness/deliveries.js";
+import { createLoad, expectEachFiredOnce, samplePerPartition } from "../harness/fire-audit.js";
 import { logLines, ReplicaCluster, refired } from "../harness/replica-cluster.js";
 
 const CYCLES = 7;
@@ -70,17 +63,8 @@ describe("replicas joining at once, again and again", () => {
 
       const to = Date.now() - 1_000;
       const windows = [{ schedules, from: 0, to }];
-      const index = await awaitFires(new FireIndex(), cluster.recorder.tasks, windows, 10_000);
-      await settle(cluster.recorder, cluster.nats.url);
-      index.update(cluster.recorder.tasks);
-      const missing = missingFires(index, windows);
-      expect(missing.sample, `${missing.count} of ${missing.expected} fires missing`).toEqual([]);
-      expect(index.duplicates(), "Nats-Msg-Id stored twice").toEqual({});
-      expect(index.offTimetable(schedules), "fires off the timetable").toEqual([]);
-      const seqBreaks = fireSeqBreaks(index, schedules);
-      expect
-        .soft(seqBreaks.sample, `Chime-Fire-Seq skips or repeats in ${seqBreaks.count} places`)
-        .toEqual([]);
+      const index = await cluster.storedFires(windows);
+      expectEachFiredOnce(index, windows, schedules);
 
       // A replica that fires a partition it has handed over finds out only when its lease runs
       // out ("lease not current"); nothing here stalls a replica, so no one should get there.

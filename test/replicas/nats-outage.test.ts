@@ -1,12 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { nominalOf, probe, settle, sleep, triggerOf, until } from "../harness/deliveries.js";
+import { nominalOf, probe, sleep, triggerOf, until } from "../harness/deliveries.js";
 import {
-  awaitFires,
   createLoad,
-  FireIndex,
+  expectEachFiredOnce,
   firedAtOf,
-  fireSeqBreaks,
-  missingFires,
   samplePerPartition,
 } from "../harness/fire-audit.js";
 import { ReplicaCluster } from "../harness/replica-cluster.js";
@@ -66,17 +63,8 @@ describe("nats-server stopped for 10 s under three replicas, restarted on its st
 
     const to = Date.now() - 1_000;
     const windows = [{ schedules, from: 0, to }];
-    const index = await awaitFires(new FireIndex(), cluster.recorder.tasks, windows, 15_000);
-    await settle(cluster.recorder, cluster.nats.url);
-    index.update(cluster.recorder.tasks);
-    const missing = missingFires(index, windows);
-    expect(missing.sample, `${missing.count} of ${missing.expected} fires missing`).toEqual([]);
-    expect(index.duplicates(), "Nats-Msg-Id stored twice").toEqual({});
-    expect(index.offTimetable(schedules), "fires off the timetable").toEqual([]);
-    const seqBreaks = fireSeqBreaks(index, schedules);
-    expect
-      .soft(seqBreaks.sample, `Chime-Fire-Seq skips or repeats in ${seqBreaks.count} places`)
-      .toEqual([]);
+    const index = await cluster.storedFires(windows, 15_000);
+    expectEachFiredOnce(index, windows, schedules);
 
     const tasks = schedules.flatMap((s) => index.tasksOf(s.id));
     // What fell due once the leases had lapsed, and until NATS came back, was made up.

@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { settle, sleep } from "../harness/deliveries.js";
+import { sleep } from "../harness/deliveries.js";
 import {
-  awaitFires,
   createLoad,
-  FireIndex,
   fireSeqBreaks,
   maxLateness,
   missingFires,
@@ -52,9 +50,7 @@ describe("a replica paused (SIGSTOP) for less than its lease TTL", () => {
 
     const to = Date.now() - 1_000;
     const windows = [{ schedules, from: 0, to }];
-    const index = await awaitFires(new FireIndex(), cluster.recorder.tasks, windows, 8_000);
-    await settle(cluster.recorder, cluster.nats.url);
-    index.update(cluster.recorder.tasks);
+    const index = await cluster.storedFires(windows, 8_000);
 
     const log = cluster.logOf("r1");
     const times = (message: string): string =>
