@@ -271,6 +271,11 @@ export class Access {
     this.visible = principal.namespace;
   }
 
+  /** Whether the call sees every namespace: then `sees` needs no namespace to answer. */
+  get seesAllNamespaces(): boolean {
+    return this.visible === null;
+  }
+
   /** Whether a schedule of `namespace` exists for this call (otherwise: NOT_FOUND). */
   sees(namespace: string): boolean {
     return this.visible === null || this.visible === namespace;
@@ -356,7 +361,8 @@ export function authInterceptor(options: AuthOptions): Interceptor {
     }
     const access = new Access(principal, req.header.get(NAMESPACE_HEADER) ?? undefined);
     req.contextValues.set(accessKey, access);
-    if (!write) return next(req);
+    // The audit line is written at info; below that there is nothing to wait for.
+    if (!write || !log.isLevelEnabled("info")) return next(req);
     const audit = (code: string) => {
       const ids = access.scheduleIds;
       log.info(

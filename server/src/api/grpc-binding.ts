@@ -1,24 +1,28 @@
-import { type DescMessage, type DescService, fromBinary, toBinary } from "@bufbuild/protobuf";
+import {
+  create,
+  type DescMessage,
+  type DescService,
+  fromBinary,
+  toBinary,
+} from "@bufbuild/protobuf";
 import {
   Code,
   ConnectError,
   type ContextValues,
-  createHandlerContext,
+  createContextValues,
   createServiceImplSpec,
   decodeBinaryHeader,
   encodeBinaryHeader,
+  type HandlerContext,
   type Interceptor,
   type MethodImplSpec,
   type ServiceImpl,
+  type UnaryRequest,
+  type UnaryResponse,
 } from "@connectrpc/connect";
-// These helpers are what Connect's own handlers run, so interceptors, output normalisation
-// and header copying behave the same on both paths. They are marked internal upstream;
-// the ~2.1 pin in package.json keeps them stable.
-import {
-  createAsyncIterable,
-  invokeUnaryImplementation,
-  transformInvokeImplementation,
-} from "@connectrpc/connect/protocol";
+// What Connect's own handlers run for a server stream, so interceptors behave the same on
+// both paths. Marked internal upstream; the ~2.1 pin in package.json keeps it stable.
+import { createAsyncIterable, transformInvokeImplementation } from "@connectrpc/connect/protocol";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import {
   Metadata,
@@ -54,7 +58,8 @@ export type GrpcCallInfo = Pick<
   "metadata" | "getPeer" | "getPath" | "getHost" | "getDeadline" | "getAuthContext"
 >;
 type GrpcCall = ServerUnaryCall<Buffer, Buffer>;
-type HandlerContextController = ReturnType<typeof createHandlerContext>;
+type MessageShape = UnaryRequest["message"];
+type Next = Parameters<Interceptor>[0];
 type UnarySpec = MethodImplSpec & { kind: "unary" };
 type ServerStreamingSpec = MethodImplSpec & { kind: "server_streaming" };
 
@@ -106,24 +111,114 @@ function unaryHandler(spec: UnarySpec, interceptors: Interceptor[], options: Grp
     if (!context) {
       return;
     }
-    const respond = async (): Promise<Buffer> => {
-      const input = parseRequest(spec.method.input, call.request);
-      const output = await invokeUnaryImplementation(spec, context, input, interceptors);
-      return asBuffer(toBinary(spec.method.output, output));
-    };
-    respond()
-      .then(
-        (bytes) => {
-          sendHeader(call, context.responseHeader);
-          callback(null, bytes, metadataFromHeaders(context.responseTrailer));
-        },
-        (reason: unknown) => {
-          sendHeader(call, context.responseHeader);
-          callback(errorResponse(reason, context.responseTrailer));
-        },
-      )
-      .finally(() => context.abort(CALL_ENDED));
+    void answerUnary(spec, interceptors, context, call, callback);
   };
+}
+
+async function answerUnary(
+  spec: UnarySpec,
+  interceptors: Interceptor[],
+  context: GrpcHandlerContext,
+  call: GrpcCall,
+  callback: sendUnaryData<Buffer>,
+): Promise<void> {
+  let bytes: Buffer;
+  try {
+    const input = parseRequest(spec.method.input, call.request);
+    const output = await invokeUnary(spec, context, input, interceptors);
+    bytes = asBuffer(toBinary(spec.method.output, output));
+  } catch (reason) {
+    sendHeader(call, context.responseHeader);
+    callback(errorResponse(reason, context.responseTrailer));
+    context.abort(CALL_ENDED);
+    return;
+  }
+  sendHeader(call, context.responseHeader);
+  callback(null, bytes, metadataFromHeaders(context.responseTrailer));
+  context.abort(CALL_ENDED);
+}
+
+/**
+ * Runs the interceptors and the handler as Connect's own unary handlers do
+ * (`invokeUnaryImplementation`): the same request and response shapes, the output normalised
+ * to a message, the headers an interceptor returns copied to the call's. Unlike Connect's,
+ * the request's and the handler's `signal` are read through the lazy context, so a call whose
+ * code never looks at its signal allocates none.
+ */
+async function invokeUnary(
+  spec: UnarySpec,
+  context: GrpcHandlerContext,
+  input: MessageShape,
+  interceptors: readonly Interceptor[],
+): Promise<MessageShape> {
+  const { method } = spec;
+  const service = method.parent;
+  const handle: Next = async (req) => {
+    if (req.stream) throw new ConnectError("a stream for a unary method", Code.Internal);
+    const output = await spec.impl(req.message, handlerContextFor(context, req));
+    return {
+      stream: false,
+      message: create(method.output, output),
+      method,
+      service,
+      header: context.responseHeader,
+      trailer: context.responseTrailer,
+    } satisfies UnaryResponse;
+  };
+  let next = handle;
+  for (let i = interceptors.length - 1; i >= 0; i--) {
+    next = (interceptors[i] as Interceptor)(next);
+  }
+  const request: UnaryRequest = {
+    stream: false,
+    message: input,
+    method,
+    service,
+    requestMethod: context.requestMethod,
+    url: context.url,
+    get signal() {
+      return context.signal;
+    },
+    header: context.requestHeader,
+    contextValues: context.values,
+  };
+  const response = await next(request);
+  if (response.stream) throw new ConnectError("a stream from a unary method", Code.Internal);
+  const { message, header, trailer } = response;
+  copyHeaders(header, context.responseHeader);
+  copyHeaders(trailer, context.responseTrailer);
+  return message;
+}
+
+/** What the handler sees, after the interceptors: Connect's `mergeRequest`, signal kept lazy. */
+function handlerContextFor(context: GrpcHandlerContext, req: Parameters<Next>[0]): HandlerContext {
+  return {
+    method: context.method,
+    service: req.service,
+    requestMethod: context.requestMethod,
+    url: context.url,
+    protocolName: context.protocolName,
+    get signal() {
+      return req.signal;
+    },
+    timeoutMs: context.timeoutMs,
+    requestHeader: req.header,
+    responseHeader: context.responseHeader,
+    responseTrailer: context.responseTrailer,
+    values: req.contextValues,
+  };
+}
+
+function copyHeaders(from: Headers, to: Headers): void {
+  if (from === to) {
+    return;
+  }
+  for (const key of [...to.keys()]) {
+    to.delete(key);
+  }
+  from.forEach((value, key) => {
+    to.set(key, value);
+  });
 }
 
 function serverStreamingHandler(
@@ -180,7 +275,7 @@ function contextOrReply(
   call: GrpcCall,
   options: GrpcBindingOptions,
   reply: (err: ServerErrorResponse) => void,
-): HandlerContextController | undefined {
+): GrpcHandlerContext | undefined {
   try {
     return contextFor(spec, call, options);
   } catch (err) {
@@ -189,28 +284,80 @@ function contextOrReply(
   }
 }
 
+/**
+ * A call's `HandlerContext`, as Connect's `createHandlerContext` makes it, but with its abort
+ * signal made only when something reads it: most calls never do, and two abort controllers,
+ * their listeners and a deadline timer per call were a sizeable share of a call's cost.
+ * The deadline needs no timer of its own: grpc-js ends the call at the deadline and reports
+ * it as "cancelled", which aborts the context with DEADLINE_EXCEEDED (see `contextFor`).
+ */
+class GrpcHandlerContext implements HandlerContext {
+  readonly protocolName = "grpc";
+  readonly requestMethod = "POST";
+  readonly responseHeader = new Headers();
+  readonly responseTrailer = new Headers();
+  readonly timeoutMs: () => number | undefined;
+  private controller: AbortController | undefined;
+  private ended = false;
+  private reason: unknown;
+
+  constructor(
+    readonly method: MethodImplSpec["method"],
+    readonly url: string,
+    readonly requestHeader: Headers,
+    readonly values: ContextValues,
+    deadlineMs: number,
+  ) {
+    this.timeoutMs = Number.isFinite(deadlineMs) ? () => deadlineMs - Date.now() : () => undefined;
+  }
+
+  get service(): DescService {
+    return this.method.parent;
+  }
+
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.ended) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  get aborted(): boolean {
+    return this.ended;
+  }
+
+  /** Aborts the signal (now, or as it is made); the first reason stays. */
+  abort(reason: unknown): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.reason = reason;
+    this.controller?.abort(reason);
+  }
+}
+
 function contextFor(
   spec: MethodImplSpec,
   call: GrpcCall,
   options: GrpcBindingOptions,
-): HandlerContextController {
+): GrpcHandlerContext {
   const deadline = call.getDeadline();
   const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
-  const context = createHandlerContext({
-    service: spec.method.parent,
-    method: spec.method,
-    protocolName: "grpc",
-    requestMethod: "POST",
-    url: `http://${call.getHost()}${call.getPath()}`,
-    timeoutMs: Number.isFinite(deadlineMs) ? deadlineMs - Date.now() : undefined,
-    requestHeader: headerEntriesFromMetadata(call.metadata),
-    contextValues: options.contextValues?.(call),
-  });
+  const context = new GrpcHandlerContext(
+    spec.method,
+    `http://${call.getHost()}${call.getPath()}`,
+    headersFromMetadata(call.metadata),
+    options.contextValues?.(call) ?? createContextValues(),
+    deadlineMs,
+  );
+  // A deadline already past when the call arrives: aborted from the start, as Connect does.
+  if (deadlineMs <= Date.now()) {
+    context.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded));
+  }
   // grpc-js emits "cancelled" after every call, also after it sent the status; by then the
-  // signal has fired with CALL_ENDED. Otherwise the client went away or the deadline passed
-  // (grpc-js's own timer may beat the context's by a moment).
+  // context has ended with CALL_ENDED. Otherwise the client went away or the deadline passed.
   call.once("cancelled", () => {
-    if (context.signal.aborted) {
+    if (context.aborted) {
       return;
     }
     context.abort(
@@ -286,18 +433,19 @@ function asBuffer(bytes: Uint8Array): Buffer {
 }
 
 /** Request metadata as Connect handlers see headers: binary values base64-encoded. */
-function headerEntriesFromMetadata(metadata: Metadata): [string, string][] {
-  const entries: [string, string][] = [];
-  for (const [key, values] of Object.entries(metadata.toJSON())) {
-    for (const value of values) {
+function headersFromMetadata(metadata: Metadata): Headers {
+  const headers = new Headers();
+  const map = metadata.toJSON();
+  for (const key in map) {
+    for (const value of map[key] ?? []) {
       const text = typeof value === "string" ? value : encodeBinaryHeader(value);
       // The Fetch API refuses control characters; such a value cannot reach a handler.
       if (LEGAL_HEADER_VALUE.test(text)) {
-        entries.push([key, text]);
+        headers.append(key, text);
       }
     }
   }
-  return entries;
+  return headers;
 }
 
 // Set by grpc-js or HTTP/2 itself; a handler's copy would be rejected or duplicated.

@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomFillSync } from "node:crypto";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
 
@@ -29,9 +29,7 @@ export function requestLogInterceptor(log: Logger): Interceptor {
   return (next) => async (req) => {
     const offered = req.header.get(REQUEST_ID_HEADER);
     const requestId =
-      offered !== null && ACCEPTABLE_REQUEST_ID.test(offered)
-        ? offered
-        : randomBytes(8).toString("hex");
+      offered !== null && ACCEPTABLE_REQUEST_ID.test(offered) ? offered : newRequestId();
     const rpc = req.method.name;
     const level = MUTATIONS.has(rpc) ? "info" : "debug";
     const started = performance.now();
@@ -60,6 +58,22 @@ export function requestLogInterceptor(log: Logger): Interceptor {
       throw error;
     }
   };
+}
+
+// Random bytes drawn 4 KiB at a time: one system call per 512 ids instead of one per call.
+const ID_BYTES = 8;
+const idPool = Buffer.alloc(4096);
+let idPoolOffset = idPool.length;
+
+/** 16 hex digits, as `randomBytes(8)` would give. */
+function newRequestId(): string {
+  if (idPoolOffset + ID_BYTES > idPool.length) {
+    randomFillSync(idPool);
+    idPoolOffset = 0;
+  }
+  const id = idPool.toString("hex", idPoolOffset, idPoolOffset + ID_BYTES);
+  idPoolOffset += ID_BYTES;
+  return id;
 }
 
 /** The schedule id a response carries, if any (CreatedSchedule, Schedule, trigger). */

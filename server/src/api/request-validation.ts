@@ -19,7 +19,6 @@ import {
   assertTimeZone,
   CRON_BEYOND_HORIZON_RULE,
   CRON_HORIZON_MS,
-  compileCron,
   compileTimetable,
   parseLocalDateTime,
   subjectProblem,
@@ -144,7 +143,11 @@ export class RequestValidator {
     const timeZone = request.timeZone === "" ? "UTC" : request.timeZone;
     inField("time_zone", () => assertTimeZone(timeZone));
     if (request.cron.trim() === "") throw new InvalidFieldError("cron", "is required");
-    inField("cron", () => compileCron(request.cron, timeZone));
+    // Through the timetable's cache of compiled crons: the same few expressions come again
+    // and again, and parsing one costs more than the rest of a create.
+    inField("cron", () =>
+      compileTimetable({ trigger: { kind: "cron", cron: request.cron, timeZone } }),
+    );
     schedule.trigger = {
       case: "cron",
       value: create(CronTriggerSchema, { cron: request.cron.trim(), timeZone }),

@@ -31,6 +31,7 @@ import { deriveProgress, type Progress, ProgressState } from "../engine/progress
 import { planOf } from "../engine/schedule-plan.js";
 import { msOf, timestampOf } from "../proto-time.js";
 import type { Catalog, CatalogRecord } from "../store/catalog.js";
+import { namespaceOfEncoded } from "../store/namespace-counts.js";
 import { isScheduleId, newScheduleId } from "../store/schedule-id.js";
 import type { ScheduleStore } from "../store/schedule-store.js";
 import { RevisionConflictError } from "../store/store-errors.js";
@@ -97,6 +98,11 @@ interface Written {
   readonly revision: number;
   readonly created: boolean;
   readonly replaced?: boolean;
+  /**
+   * The schedule exactly as stored at `revision`, when this call made it: the reply is built
+   * from it instead of decoding the stored bytes back (which cost more than storing them).
+   */
+  readonly stored?: Schedule;
 }
 
 /** The chime.v1.SchedulerService: one implementation behind gRPC, gRPC-Web and Connect. */
@@ -156,7 +162,7 @@ export class SchedulerApi {
     access: Access,
   ): Promise<CreatedSchedule> {
     const written = await this.writeSchedule(draft, now, access);
-    return this.created(written.id, written.revision, written, access);
+    return this.created(written, access);
   }
 
   /**
@@ -262,7 +268,7 @@ export class SchedulerApi {
     stampDefinition(schedule, now);
     if (draft.name === undefined) {
       const revision = await this.createNew(schedule, namespace);
-      return { id, revision, created: true };
+      return { id, revision, created: true, stored: schedule };
     }
     for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
       const name = draft.name;
@@ -272,7 +278,7 @@ export class SchedulerApi {
         const revision = await this.createNew(schedule, namespace, () =>
           this.deps.store.releaseName(namespace, name, claimed),
         );
-        return { id, revision, created: true };
+        return { id, revision, created: true, stored: schedule };
       }
       const existing = await this.existingForName(namespace, draft.name);
       if (existing === null) continue;
@@ -389,21 +395,18 @@ export class SchedulerApi {
     }
   }
 
-  private async created(
-    id: string,
-    revision: number,
-    outcome: { created: boolean; replaced?: boolean },
-    access: Access,
-  ): Promise<CreatedSchedule> {
+  private async created(written: Written, access: Access): Promise<CreatedSchedule> {
+    const { id, revision } = written;
     await this.deps.catalog.waitForRevision(revision);
+    const record = this.mustFind({ case: "scheduleId", value: id }, access);
+    // Still the revision this call stored (nothing changed it since): what it stored is what
+    // a decode would give, so the reply is built from that.
+    const stored = record.revision === revision ? written.stored : undefined;
     return create(CreatedScheduleSchema, {
       scheduleId: id,
-      created: outcome.created,
-      replaced: outcome.replaced ?? false,
-      schedule: this.view(
-        this.mustFind({ case: "scheduleId", value: id }, access),
-        DEFAULT_NEXT_FIRE_COUNT,
-      ),
+      created: written.created,
+      replaced: written.replaced ?? false,
+      schedule: this.view(record, DEFAULT_NEXT_FIRE_COUNT, stored),
     });
   }
 
@@ -617,10 +620,14 @@ export class SchedulerApi {
     }
   }
 
-  /** The schedule as clients see it: stored definition plus where it stands now. */
-  private view(record: CatalogRecord, nextFireCount: number): Schedule {
-    const schedule = clone(ScheduleSchema, record.schedule);
-    const progress = this.progressOf(record);
+  /**
+   * The schedule as clients see it: stored definition plus where it stands now. `decoded` is
+   * the record's schedule if the caller has it already (it is changed into the view); a
+   * catalog record decodes a fresh copy on every read, so that one needs no clone either.
+   */
+  private view(record: CatalogRecord, nextFireCount: number, decoded?: Schedule): Schedule {
+    const schedule = decoded ?? record.schedule;
+    const progress = this.progressOf(record, schedule);
     schedule.state = stateOf(progress.state);
     schedule.fireCount = BigInt(progress.fireCount);
     schedule.manualFireCount = BigInt(progress.manualFires);
@@ -637,16 +644,14 @@ export class SchedulerApi {
     return schedule;
   }
 
-  private progressOf(record: CatalogRecord): Progress {
-    const live = this.deps.engine.progressOf(record.schedule.scheduleId);
+  /** `schedule`: the record's, if the caller has decoded it already (it is only read). */
+  private progressOf(record: CatalogRecord, schedule?: Schedule): Progress {
+    const live = this.deps.engine.progressOf(record.id);
     if (live !== undefined) return live;
-    const watermark = this.deps.catalog.watermark(record.schedule.partition);
+    const definition = schedule ?? record.schedule;
+    const watermark = this.deps.catalog.watermark(definition.partition);
     const known = watermark !== undefined && record.revision <= watermark.revision;
-    return deriveProgress(
-      record.schedule,
-      planOf(record.schedule),
-      known ? watermark.dueAt : undefined,
-    );
+    return deriveProgress(definition, planOf(definition), known ? watermark.dueAt : undefined);
   }
 
   /** Another namespace's schedule is not found, exactly as one that does not exist. */
@@ -660,7 +665,9 @@ export class SchedulerApi {
           );
         }
         const record = this.deps.catalog.get(target.value);
-        return record !== undefined && access.sees(namespaceOf(record.schedule))
+        if (record === undefined) return undefined;
+        // The namespace alone, read without decoding the rest of the schedule.
+        return access.seesAllNamespaces || access.sees(namespaceOfEncoded(record.bytes()))
           ? record
           : undefined;
       }

@@ -155,7 +155,9 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
   const opts = resolveListenerOptions(options);
   const log = opts.log;
 
-  const grpcServer = new GrpcServer(opts.grpcServerOptions);
+  // No channelz service is served, so its per-call and per-message bookkeeping (on by
+  // default in grpc-js) would be paid for nothing; the options given may turn it back on.
+  const grpcServer = new GrpcServer({ "grpc.enable_channelz": 0, ...opts.grpcServerOptions });
   for (const service of opts.grpcServices) {
     grpcServer.addService(service.definition, service.implementation);
   }

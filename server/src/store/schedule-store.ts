@@ -1,8 +1,24 @@
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { type Schedule, ScheduleSchema } from "@chime/sdk";
-import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
+import {
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamClient,
+  JetStreamError,
+  jetstream,
+} from "@nats-io/jetstream";
 import { type KV, Kvm, KvWatchInclude } from "@nats-io/kv";
-import { headers, type NatsConnection } from "@nats-io/nats-core";
+import {
+  ClosedConnectionError,
+  createInbox,
+  headers,
+  type Msg,
+  type MsgHdrs,
+  MsgHdrsImpl,
+  type NatsConnection,
+  NoRespondersError,
+  TimeoutError,
+} from "@nats-io/nats-core";
 import { isWrongLastSequence, PartitionCountError, RevisionConflictError } from "./store-errors.js";
 import { parseStoreKey, partitionOf, StoreKey } from "./store-keys.js";
 import { decodeWatermark, encodeWatermark, type Watermark } from "./watermark.js";
@@ -66,12 +82,18 @@ const EXPECTED_LAST_SUBJECT_SEQUENCE = "Nats-Expected-Last-Subject-Sequence";
  * revisions, and a watch that replays the bucket and then follows it.
  */
 export class ScheduleStore {
+  private readonly puts: ExpectingPuts;
+
   private constructor(
     private readonly kv: KV,
     private readonly js: JetStreamClient,
     private readonly bucket: string,
     readonly partitions: number,
-  ) {}
+    nc: NatsConnection,
+    timeoutMs: number,
+  ) {
+    this.puts = new ExpectingPuts(nc, timeoutMs);
+  }
 
   /** Creates the bucket if it is missing, then opens it. */
   static async open(nc: NatsConnection, options: ScheduleStoreOptions): Promise<ScheduleStore> {
@@ -83,7 +105,7 @@ export class ScheduleStore {
       timeout: options.timeoutMs,
     });
     const partitions = await ScheduleStore.fixPartitionCount(kv, options.partitions);
-    return new ScheduleStore(kv, js, options.bucket, partitions);
+    return new ScheduleStore(kv, js, options.bucket, partitions, nc, options.timeoutMs);
   }
 
   private static async fixPartitionCount(kv: KV, wanted: number): Promise<number> {
@@ -116,7 +138,7 @@ export class ScheduleStore {
     const key = StoreKey.schedule(schedule.partition, schedule.scheduleId);
     try {
       // Ids are new, so no earlier entry (not even a delete marker) can be in the way.
-      return await this.kv.put(key, toBinary(ScheduleSchema, schedule), { previousSeq: 0 });
+      return await this.put(key, toBinary(ScheduleSchema, schedule), 0);
     } catch (err) {
       if (isWrongLastSequence(err)) throw new RevisionConflictError(key, { cause: err });
       throw err;
@@ -127,7 +149,8 @@ export class ScheduleStore {
   async update(schedule: Schedule, revision: number): Promise<number> {
     const key = StoreKey.schedule(schedule.partition, schedule.scheduleId);
     try {
-      return await this.kv.update(key, toBinary(ScheduleSchema, schedule), revision);
+      if (revision <= 0) throw new Error("version must be greater than 0");
+      return await this.put(key, toBinary(ScheduleSchema, schedule), revision);
     } catch (err) {
       if (isWrongLastSequence(err)) throw new RevisionConflictError(key, { cause: err });
       throw err;
@@ -152,15 +175,16 @@ export class ScheduleStore {
     // kv.create() would follow a timed-out write with a read that waits out a second
     // timeout; this is one compare-and-set, plus one more over a released name's marker.
     const key = StoreKey.name(namespace, name);
+    const value = encoder.encode(id);
     try {
-      return await this.kv.put(key, id, { previousSeq: 0 });
+      return await this.put(key, value, 0);
     } catch (err) {
       if (!isWrongLastSequence(err)) throw err;
     }
     const entry = await this.kv.get(key);
     if (entry === null || entry.operation === "PUT") return null;
     try {
-      return await this.kv.put(key, id, { previousSeq: entry.revision });
+      return await this.put(key, value, entry.revision);
     } catch (err) {
       if (isWrongLastSequence(err)) return null;
       throw err;
@@ -246,6 +270,11 @@ export class ScheduleStore {
     }
   }
 
+  /** `kv.put(key, value, { previousSeq })`, through the bucket's own subject. */
+  private put(key: string, value: Uint8Array, previousRevision: number): Promise<number> {
+    return this.puts.put(`$KV.${this.bucket}.${key}`, value, previousRevision);
+  }
+
   // kv.delete() does not return the revision of the deletion, which callers need to know
   // when every replica has seen it; this publishes the same delete marker and keeps the ack.
   private async deleteKey(key: string, revision: number): Promise<number> {
@@ -260,4 +289,157 @@ export class ScheduleStore {
       throw err;
     }
   }
+}
+
+const encoder = new TextEncoder();
+
+interface PendingPut {
+  readonly resolve: (revision: number) => void;
+  readonly reject: (err: unknown) => void;
+  readonly sentAt: number;
+}
+
+/** A PubAck as JetStream sends it, or the API error it names instead. */
+interface AckBody {
+  stream?: string;
+  seq?: number;
+  error?: { code: number; err_code: number; description: string };
+}
+
+// How finely the sweep divides the timeout: a put that gets no answer fails at most this
+// share of the timeout late.
+const SWEEPS_PER_TIMEOUT = 20;
+
+/**
+ * Puts that expect the key's last revision (Nats-Expected-Last-Subject-Sequence), as
+ * `kv.put(key, value, { previousSeq })` makes them, with the same errors: a JetStreamApiError
+ * when the stream refuses (a lost compare-and-set among them), TimeoutError without an answer,
+ * "jetstream is not enabled" when no stream takes the subject. Each put is a core publish whose
+ * reply subject carries a token; one subscription takes every ack, and one sweep times out the
+ * unanswered ones. The NATS client's request/reply would add a timer, a promise race and two
+ * error objects (one with a stack trace) per put, which was most of what a put cost.
+ */
+class ExpectingPuts {
+  private readonly inbox: string;
+  /** By reply token; a Map iterates in insertion order, which is the order they were sent. */
+  private readonly awaiting = new Map<number, PendingPut>();
+  private nextToken = 1;
+  private sweeper: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly timeoutMs: number,
+  ) {
+    this.inbox = `${createInbox()}.`;
+    nc.subscribe(`${this.inbox}*`, {
+      callback: (err, msg) => {
+        if (err === null) this.answered(msg);
+      },
+    });
+    // As the client's own requests do: once the connection is closed, no answer will come.
+    void nc.closed().then(() => this.failAll(new ClosedConnectionError()));
+  }
+
+  put(subject: string, value: Uint8Array, previousRevision: number): Promise<number> {
+    const h = previousRevision === 0 ? NEW_KEY_HEADERS : expecting(previousRevision);
+    return new Promise<number>((resolve, reject) => {
+      const token = this.nextToken++;
+      try {
+        this.nc.publish(subject, value, { headers: h, reply: this.inbox + token });
+      } catch (err) {
+        reject(err);
+        return;
+      }
+      this.awaiting.set(token, { resolve, reject, sentAt: Date.now() });
+      this.sweeper ??= setInterval(
+        () => this.sweep(),
+        Math.max(1, Math.floor(this.timeoutMs / SWEEPS_PER_TIMEOUT)),
+      ).unref();
+    });
+  }
+
+  private answered(msg: Msg): void {
+    const token = Number(msg.subject.slice(this.inbox.length));
+    const pending = this.awaiting.get(token);
+    // An answer after the put timed out: the caller has its error already.
+    if (pending === undefined) return;
+    this.awaiting.delete(token);
+    this.stopSweepingWhenIdle();
+    let revision: number;
+    try {
+      revision = revisionOf(msg);
+    } catch (err) {
+      pending.reject(err);
+      return;
+    }
+    pending.resolve(revision);
+  }
+
+  private sweep(): void {
+    const expiredBefore = Date.now() - this.timeoutMs;
+    for (const [token, pending] of this.awaiting) {
+      // Sent in order: the first one still in time ends the sweep.
+      if (pending.sentAt > expiredBefore) break;
+      this.awaiting.delete(token);
+      pending.reject(new TimeoutError());
+    }
+    this.stopSweepingWhenIdle();
+  }
+
+  private failAll(err: Error): void {
+    for (const pending of this.awaiting.values()) pending.reject(err);
+    this.awaiting.clear();
+    this.stopSweepingWhenIdle();
+  }
+
+  private stopSweepingWhenIdle(): void {
+    if (this.awaiting.size > 0 || this.sweeper === undefined) return;
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
+  }
+}
+
+function expecting(revision: number): MsgHdrs {
+  const h = headers();
+  h.set(EXPECTED_LAST_SUBJECT_SEQUENCE, String(revision));
+  return h;
+}
+
+/** Headers that never change once set, encoded once however often they are sent. */
+class UnchangingHeaders extends MsgHdrsImpl {
+  private encoded: Uint8Array | undefined;
+
+  override encode(): Uint8Array {
+    this.encoded ??= super.encode();
+    return this.encoded;
+  }
+}
+
+/**
+ * The headers of every put of a new key (every create): the client would otherwise build and
+ * encode the same few bytes for each of them.
+ */
+const NEW_KEY_HEADERS: MsgHdrs = (() => {
+  const h = new UnchangingHeaders();
+  h.set(EXPECTED_LAST_SUBJECT_SEQUENCE, "0");
+  return h;
+})();
+
+/** The stream revision a PubAck gives the put, or the error the JetStream client would throw. */
+function revisionOf(msg: Msg): number {
+  if (msg.data.length === 0 && msg.headers?.code === 503) {
+    throw new JetStreamError("jetstream is not enabled", {
+      cause: new NoRespondersError(msg.subject),
+    });
+  }
+  const body = msg.json<AckBody>();
+  if (body.error !== undefined) {
+    const apiError = new JetStreamApiError(body.error);
+    if (body.error.err_code === JetStreamApiCodes.JetStreamNotEnabledForAccount) {
+      throw new JetStreamError(apiError.message, { cause: apiError });
+    }
+    throw apiError;
+  }
+  if (!body.stream || body.seq === undefined) throw new JetStreamError("invalid ack response");
+  return body.seq;
 }
