@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { SchedulerService } from "@chime/sdk";
@@ -8,6 +8,7 @@ import { pino } from "pino";
 import { type ChimeService, startChime } from "../../server/src/chime-service.js";
 import { type RawSettings, resolveConfig } from "../../server/src/config.js";
 import type { EngineHooks } from "../../server/src/engine/engine.js";
+import { spawnTiedToParent } from "../../server/src/tied-process.js";
 import { freePort } from "./free-port.js";
 
 /** A Chime running inside the test process, on a free loopback port. */
@@ -96,9 +97,8 @@ export async function startChimeProcess(
   }
   // CHIME_NODE_ARGS: extra node flags for the Chime process (e.g. "--cpu-prof"), for profiling.
   const nodeArgs = (process.env.CHIME_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
-  const child = spawn(process.execPath, [...nodeArgs, CLI, ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  // Killed with the test worker, should a test that timed out leave it running.
+  const child = spawnTiedToParent(process.execPath, [...nodeArgs, CLI, ...args], "SIGKILL");
   let output = "";
   child.stdout?.on("data", (chunk: Buffer) => {
     output += chunk.toString();

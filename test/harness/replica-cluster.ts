@@ -119,6 +119,12 @@ export class ReplicaCluster implements AsyncDisposable {
   }
 
   private track(id: string, process: ChimeProcess): Replica {
+    // Started by a test that ran on past its timeout, after the cluster was closed: nothing
+    // will stop it later.
+    if (this.closed !== undefined) {
+      void process.stop("SIGKILL");
+      throw new Error(`replica ${id} started after the cluster was closed`);
+    }
     const replica: Replica = {
       id,
       process,

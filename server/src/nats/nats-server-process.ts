@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { accessSync, constants as fsConstants } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { connect as netConnect } from "node:net";
@@ -8,6 +8,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import type { ConnectionOptions } from "@nats-io/nats-core";
 import { connect as natsConnect } from "@nats-io/transport-node";
 import type { Logger } from "pino";
+import { spawnTiedToParent } from "../tied-process.js";
 
 export interface NatsServerOptions {
   /** Interface to bind. Default `"127.0.0.1"`. */
@@ -290,19 +291,6 @@ async function waitForJetStream(
     }
     await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
   }
-}
-
-// Where the kernel can do it (Linux with util-linux's setpriv), the child gets SIGTERM when
-// this process dies, even by SIGKILL; setpriv execs nats-server, so the pid is the server's.
-let setprivSupportsPdeathsig: boolean | undefined;
-function spawnTiedToParent(binary: string, args: string[]): ChildProcess {
-  setprivSupportsPdeathsig ??=
-    process.platform === "linux" &&
-    spawnSync("setpriv", ["--help"], { encoding: "utf8" }).stdout?.includes("--pdeathsig") === true;
-  const stdio: ["ignore", "pipe", "pipe"] = ["ignore", "pipe", "pipe"];
-  return setprivSupportsPdeathsig
-    ? spawn("setpriv", ["--pdeathsig", "TERM", "--", binary, ...args], { stdio })
-    : spawn(binary, args, { stdio });
 }
 
 // One process-wide hook for every server still running, so a normal exit (or an exit after
