@@ -1,12 +1,7 @@
 import type { PubAck } from "@nats-io/jetstream";
-import {
-  createInbox,
-  type Msg,
-  type MsgHdrs,
-  type NatsConnection,
-  type Subscription,
-} from "@nats-io/nats-core";
+import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "pino";
+import { ReplyInbox } from "../nats/reply-inbox.js";
 
 export interface FirePublisherOptions {
   /** Publishes awaiting their ack at once; further fires wait for a free place. */
@@ -48,44 +43,36 @@ interface Pending {
   lastError: unknown;
 }
 
+// An unanswered try is sent again at most a quarter of the ack timeout late.
+const SWEEPS_PER_ACK_TIMEOUT = 4;
+
 /**
  * Publishes through JetStream with a bounded window of unacknowledged messages, never one at a
  * time. A publish is retried with the same Nats-Msg-Id until the stream stores it (or has it
- * already): a fire, once started, is never dropped.
- *
- * Each publish is a core publish whose reply subject carries a token; one subscription takes
- * every ack, and one sweep (oldest first) times out the tries left unanswered. That is a
- * request/reply without a timer, a promise race and two error objects per message, which is
- * most of what a fire costs in the NATS client otherwise.
+ * already): a fire, once started, is never dropped. Acks come back through one ReplyInbox.
  */
 export class FirePublisher {
   private inFlight = 0;
   private stopped = false;
   private readonly idle: (() => void)[] = [];
-  /** Tries awaiting their ack, by reply token; a Map iterates oldest first. */
-  private readonly awaiting = new Map<number, Pending>();
-  private nextToken = 1;
-  private readonly inbox: string;
-  private readonly subscription: Subscription;
-  private readonly sweeper: NodeJS.Timeout;
+  private readonly replies: ReplyInbox<Pending>;
 
   constructor(
-    private readonly nc: NatsConnection,
+    nc: NatsConnection,
     private readonly options: FirePublisherOptions,
     private readonly log: Logger,
     private readonly hooks: FirePublisherHooks = {},
   ) {
-    this.inbox = `${createInbox()}.`;
-    this.subscription = nc.subscribe(`${this.inbox}*`, {
-      callback: (err, msg) => {
-        if (err === null) this.acked(msg);
+    this.replies = new ReplyInbox<Pending>(
+      nc,
+      options.ackTimeoutMs,
+      {
+        answered: (pending, msg) => this.acked(pending, msg),
+        expired: (pending) =>
+          this.failed(pending, new PublishError(`no ack within ${options.ackTimeoutMs} ms`)),
       },
-    });
-    this.sweeper = setInterval(
-      () => this.sweep(),
-      Math.max(20, Math.floor(options.ackTimeoutMs / 4)),
+      SWEEPS_PER_ACK_TIMEOUT,
     );
-    this.sweeper.unref();
   }
 
   /** How many more publishes may start now. */
@@ -115,13 +102,10 @@ export class FirePublisher {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    clearInterval(this.sweeper);
-    this.subscription.unsubscribe();
-    for (const pending of this.awaiting.values()) {
+    for (const pending of this.replies.close()) {
       this.settle();
       pending.reject(pending.lastError ?? new PublishError("the publisher stopped"));
     }
-    this.awaiting.clear();
   }
 
   private send(pending: Pending): void {
@@ -133,26 +117,14 @@ export class FirePublisher {
     pending.attempt++;
     const { publication } = pending;
     if (pending.attempt > 1) publication.beforeRetry?.(publication.headers);
-    const token = this.nextToken++;
-    pending.sentAt = Date.now();
-    this.awaiting.set(token, pending);
     try {
-      this.nc.publish(publication.subject, publication.payload, {
-        headers: publication.headers,
-        reply: this.inbox + token,
-      });
+      this.replies.send(publication.subject, publication.payload, publication.headers, pending);
     } catch (err) {
-      this.awaiting.delete(token);
       this.failed(pending, err);
     }
   }
 
-  private acked(msg: Msg): void {
-    const token = Number(msg.subject.slice(this.inbox.length));
-    const pending = this.awaiting.get(token);
-    // The ack of a try that timed out and was sent again: the newer try answers for it.
-    if (pending === undefined) return;
-    this.awaiting.delete(token);
+  private acked(pending: Pending, msg: Msg): void {
     let ack: PubAck;
     try {
       ack = parseAck(msg);
@@ -162,17 +134,6 @@ export class FirePublisher {
     }
     this.settle();
     pending.resolve(ack);
-  }
-
-  /** Tries unanswered for longer than the ack timeout are sent again. */
-  private sweep(): void {
-    const expiredBefore = Date.now() - this.options.ackTimeoutMs;
-    for (const [token, pending] of this.awaiting) {
-      // Sent in order: the first one still in time ends the sweep.
-      if (pending.sentAt > expiredBefore) break;
-      this.awaiting.delete(token);
-      this.failed(pending, new PublishError(`no ack within ${this.options.ackTimeoutMs} ms`));
-    }
   }
 
   private failed(pending: Pending, err: unknown): void {

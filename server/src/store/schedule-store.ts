@@ -10,7 +10,6 @@ import {
 import { type KV, Kvm, KvWatchInclude } from "@nats-io/kv";
 import {
   ClosedConnectionError,
-  createInbox,
   headers,
   type Msg,
   type MsgHdrs,
@@ -19,6 +18,7 @@ import {
   NoRespondersError,
   TimeoutError,
 } from "@nats-io/nats-core";
+import { ReplyInbox } from "../nats/reply-inbox.js";
 import { isWrongLastSequence, PartitionCountError, RevisionConflictError } from "./store-errors.js";
 import { parseStoreKey, partitionOf, StoreKey } from "./store-keys.js";
 import { decodeWatermark, encodeWatermark, type Watermark } from "./watermark.js";
@@ -229,7 +229,9 @@ export class ScheduleStore {
     signal.addEventListener("abort", stop, { once: true });
     try {
       for await (const entry of iterator) {
-        const deleted = entry.operation !== "PUT";
+        // Only a delete or purge marker is empty, and every stored value has bytes: the
+        // headers (which each put carries, and which cost a decode each) are read for those only.
+        const deleted = entry.value.length === 0 && entry.operation !== "PUT";
         const key = parseStoreKey(entry.key);
         switch (key.kind) {
           case "schedule":
@@ -296,7 +298,7 @@ const encoder = new TextEncoder();
 interface PendingPut {
   readonly resolve: (revision: number) => void;
   readonly reject: (err: unknown) => void;
-  readonly sentAt: number;
+  sentAt: number;
 }
 
 /** A PubAck as JetStream sends it, or the API error it names instead. */
@@ -306,96 +308,45 @@ interface AckBody {
   error?: { code: number; err_code: number; description: string };
 }
 
-// How finely the sweep divides the timeout: a put that gets no answer fails at most this
-// share of the timeout late.
-const SWEEPS_PER_TIMEOUT = 20;
-
 /**
  * Puts that expect the key's last revision (Nats-Expected-Last-Subject-Sequence), as
  * `kv.put(key, value, { previousSeq })` makes them, with the same errors: a JetStreamApiError
  * when the stream refuses (a lost compare-and-set among them), TimeoutError without an answer,
- * "jetstream is not enabled" when no stream takes the subject. Each put is a core publish whose
- * reply subject carries a token; one subscription takes every ack, and one sweep times out the
- * unanswered ones. The NATS client's request/reply would add a timer, a promise race and two
- * error objects (one with a stack trace) per put, which was most of what a put cost.
+ * "jetstream is not enabled" when no stream takes the subject. Answers come back through one
+ * ReplyInbox rather than a request each, which was most of what a put cost.
  */
 class ExpectingPuts {
-  private readonly inbox: string;
-  /** By reply token; a Map iterates in insertion order, which is the order they were sent. */
-  private readonly awaiting = new Map<number, PendingPut>();
-  private nextToken = 1;
-  private sweeper: NodeJS.Timeout | undefined;
+  private readonly replies: ReplyInbox<PendingPut>;
 
-  constructor(
-    private readonly nc: NatsConnection,
-    private readonly timeoutMs: number,
-  ) {
-    this.inbox = `${createInbox()}.`;
-    nc.subscribe(`${this.inbox}*`, {
-      callback: (err, msg) => {
-        if (err === null) this.answered(msg);
+  constructor(nc: NatsConnection, timeoutMs: number) {
+    this.replies = new ReplyInbox<PendingPut>(nc, timeoutMs, {
+      answered: (pending, msg) => {
+        let revision: number;
+        try {
+          revision = revisionOf(msg);
+        } catch (err) {
+          pending.reject(err);
+          return;
+        }
+        pending.resolve(revision);
       },
+      expired: (pending) => pending.reject(new TimeoutError()),
     });
     // As the client's own requests do: once the connection is closed, no answer will come.
-    void nc.closed().then(() => this.failAll(new ClosedConnectionError()));
+    void nc.closed().then(() => {
+      for (const pending of this.replies.takeAll()) pending.reject(new ClosedConnectionError());
+    });
   }
 
   put(subject: string, value: Uint8Array, previousRevision: number): Promise<number> {
     const h = previousRevision === 0 ? NEW_KEY_HEADERS : expecting(previousRevision);
     return new Promise<number>((resolve, reject) => {
-      const token = this.nextToken++;
       try {
-        this.nc.publish(subject, value, { headers: h, reply: this.inbox + token });
+        this.replies.send(subject, value, h, { resolve, reject, sentAt: 0 });
       } catch (err) {
         reject(err);
-        return;
       }
-      this.awaiting.set(token, { resolve, reject, sentAt: Date.now() });
-      this.sweeper ??= setInterval(
-        () => this.sweep(),
-        Math.max(1, Math.floor(this.timeoutMs / SWEEPS_PER_TIMEOUT)),
-      ).unref();
     });
-  }
-
-  private answered(msg: Msg): void {
-    const token = Number(msg.subject.slice(this.inbox.length));
-    const pending = this.awaiting.get(token);
-    // An answer after the put timed out: the caller has its error already.
-    if (pending === undefined) return;
-    this.awaiting.delete(token);
-    this.stopSweepingWhenIdle();
-    let revision: number;
-    try {
-      revision = revisionOf(msg);
-    } catch (err) {
-      pending.reject(err);
-      return;
-    }
-    pending.resolve(revision);
-  }
-
-  private sweep(): void {
-    const expiredBefore = Date.now() - this.timeoutMs;
-    for (const [token, pending] of this.awaiting) {
-      // Sent in order: the first one still in time ends the sweep.
-      if (pending.sentAt > expiredBefore) break;
-      this.awaiting.delete(token);
-      pending.reject(new TimeoutError());
-    }
-    this.stopSweepingWhenIdle();
-  }
-
-  private failAll(err: Error): void {
-    for (const pending of this.awaiting.values()) pending.reject(err);
-    this.awaiting.clear();
-    this.stopSweepingWhenIdle();
-  }
-
-  private stopSweepingWhenIdle(): void {
-    if (this.awaiting.size > 0 || this.sweeper === undefined) return;
-    clearInterval(this.sweeper);
-    this.sweeper = undefined;
   }
 }
 
