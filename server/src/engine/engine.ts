@@ -7,6 +7,7 @@ import { type Instant, planCatchup } from "../spec/index.js";
 import type { Catalog, CatalogObserver, CatalogRecord } from "../store/catalog.js";
 import type { ScheduleStore } from "../store/schedule-store.js";
 import { RevisionConflictError } from "../store/store-errors.js";
+import { ColdSchedules } from "./cold-schedules.js";
 import {
   type FireTemplate,
   FireTrigger,
@@ -77,6 +78,20 @@ interface Entry extends Timed {
   nextNominal: Instant | undefined;
 }
 
+interface Waiter {
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * Partitions an admission walks the catalog for: from the position (in the catalog's order)
+ * at which one joined a walk to the end, then in the next walk from the start to there.
+ */
+type Joined = Map<
+  number,
+  { readonly walk: number; readonly at: number; readonly waiting: Waiter[] }
+>;
+
 /** A publish awaiting its ack: the watermark may not pass its due instant until it lands. */
 interface InFlight extends Timed {
   readonly partition: number;
@@ -92,6 +107,10 @@ const MAX_TIMER_MS = 60_000;
 const ADMIT_SLICE_MS = 20;
 // A schedule admitted this close to its next fire keeps what it publishes ready.
 const HOT_HORIZON_MS = 60_000;
+// A plain one-shot due later than this waits among the cold schedules, not as an entry.
+const COLD_HORIZON_MS = 10 * 60_000;
+// How often cold schedules coming within the horizon become entries: far within it.
+const COLD_PROMOTION_INTERVAL_MS = 10_000;
 
 /**
  * The firing engine: one timer armed for the earliest due schedule of a heap, publishes
@@ -100,6 +119,9 @@ const HOT_HORIZON_MS = 60_000;
  */
 export class Engine implements CatalogObserver, PartitionOwner {
   private readonly entries = new Map<string, Entry>();
+  /** Admitted plain one-shots of owned partitions due beyond COLD_HORIZON_MS, not entries. */
+  private readonly cold = new ColdSchedules();
+  private promotionTimer: NodeJS.Timeout | undefined;
   /** Partitions this replica holds the lease of, and until when the lease is surely ours. */
   private readonly owned = new Map<number, number>();
   private readonly inFlightByPartition = new Map<number, number>();
@@ -111,6 +133,13 @@ export class Engine implements CatalogObserver, PartitionOwner {
   private readonly suspended = new Map<number, Set<Entry>>();
   /** Partitions whose schedules are still being admitted after an acquisition. */
   private readonly loading = new Set<number>();
+  /** Acquired partitions waiting for their schedules to be admitted, and who waits for that. */
+  private readonly toAdmit = new Map<number, Waiter[]>();
+  /** The admission under way of each partition acquired a moment ago. */
+  private readonly admissions = new Map<number, Promise<void>>();
+  /** Acquisitions per partition whose admission has not finished. */
+  private readonly admissionsPending = new Map<number, number>();
+  private admitting: Promise<void> | undefined;
   private readonly queue = new TimerQueue<Entry>();
   private readonly inFlight = new TimerQueue<InFlight>();
   private readonly dirtyPartitions = new Set<number>();
@@ -140,21 +169,35 @@ export class Engine implements CatalogObserver, PartitionOwner {
     this.running = true;
     this.checkpointTimer = setInterval(() => void this.flush(), this.options.checkpointIntervalMs);
     this.checkpointTimer.unref();
+    this.promotionTimer = setInterval(() => this.promoteCold(), COLD_PROMOTION_INTERVAL_MS);
+    this.promotionTimer.unref();
     this.pump();
   }
 
   get scheduleCount(): number {
-    return this.entries.size;
+    return this.entries.size + this.cold.size;
   }
 
   get dueCount(): number {
-    return this.queue.size;
+    return this.queue.size + this.cold.size;
   }
 
   /** Where a schedule stands now, or undefined when the engine does not hold it. */
   progressOf(id: string): Progress | undefined {
     const entry = this.entries.get(id);
-    if (entry === undefined) return undefined;
+    if (entry === undefined) {
+      const cold = this.cold.get(id);
+      if (cold === undefined) return undefined;
+      return {
+        state: ProgressState.active,
+        fireCount: 0,
+        manualFires: 0,
+        lastFireAt: undefined,
+        progressAt: cold.progressAt,
+        nextNominal: cold.nominal,
+        nextDue: cold.due,
+      };
+    }
     return {
       state: entry.state,
       fireCount: entry.fireCount,
@@ -168,6 +211,8 @@ export class Engine implements CatalogObserver, PartitionOwner {
 
   /** The next `count` due instants of an active schedule. */
   upcoming(id: string, count: number): Instant[] {
+    const cold = this.cold.get(id);
+    if (cold !== undefined) return count < 1 ? [] : [cold.due];
     const entry = this.entries.get(id);
     if (entry === undefined || entry.state !== ProgressState.active) return [];
     const { plan } = entry;
@@ -189,6 +234,7 @@ export class Engine implements CatalogObserver, PartitionOwner {
 
   /** Publishes one fire of the schedule now, outside its timetable. */
   async trigger(id: string): Promise<ManualFire> {
+    this.warm(id);
     const entry = this.entries.get(id);
     const firedAt = this.now();
     if (entry === undefined || !this.holds(entry.partition, firedAt))
@@ -234,24 +280,118 @@ export class Engine implements CatalogObserver, PartitionOwner {
     // Until every schedule of the partition is admitted, a watermark computed from the queue
     // would pass over the fires of those not yet in it: none is written meanwhile.
     this.loading.add(partition);
-    try {
+    this.admissionsPending.set(partition, (this.admissionsPending.get(partition) ?? 0) + 1);
+    let failure: { err: unknown } | undefined;
+    const admitted = new Promise<void>((resolve, reject) => {
+      const waiter = { resolve, reject };
+      const waiting = this.toAdmit.get(partition);
+      if (waiting === undefined) this.toAdmit.set(partition, [waiter]);
+      else waiting.push(waiter);
+      this.startAdmission();
+    }).then(
+      () => {
+        if (this.admissions.get(partition) === admitted) this.admissions.delete(partition);
+        const left = (this.admissionsPending.get(partition) ?? 1) - 1;
+        if (left > 0) {
+          // Acquired again meanwhile: that acquisition's admission is still to come.
+          this.admissionsPending.set(partition, left);
+        } else {
+          this.admissionsPending.delete(partition);
+          this.loading.delete(partition);
+        }
+        this.schedulePump();
+      },
+      (err: unknown) => {
+        if (this.admissions.get(partition) === admitted) this.admissions.delete(partition);
+        // Still loading, so no watermark is written for it: its fires are repeated, not lost.
+        failure = { err };
+        this.log.error({ err, partition }, "could not admit the partition's schedules");
+      },
+    );
+    // A large store takes longer to admit than a lease lasts unrenewed, and the lease is not
+    // renewed until this returns: it returns by half the time the lease is surely ours, and
+    // the admission goes on (fires of admitted schedules start meanwhile, watermarks wait).
+    this.admissions.set(partition, admitted);
+    await this.withinLease(partition, admitted);
+    if (failure !== undefined) throw failure.err;
+  }
+
+  /** Waits for `admission`, but no longer than half the time the lease is surely ours. */
+  private async withinLease(partition: number, admission: Promise<void>): Promise<void> {
+    const validUntil = this.owned.get(partition) ?? this.now();
+    let patience: NodeJS.Timeout | undefined;
+    await Promise.race([
+      admission,
+      new Promise((resolve) => {
+        patience = setTimeout(resolve, Math.max(0, (validUntil - this.now()) / 2));
+      }),
+    ]);
+    clearTimeout(patience);
+  }
+
+  private startAdmission(): void {
+    if (this.admitting !== undefined) return;
+    const joined: Joined = new Map();
+    this.admitting = this.runAdmission(joined)
+      .catch((err: unknown) => {
+        for (const j of joined.values()) for (const waiter of j.waiting) waiter.reject(err);
+      })
+      .finally(() => {
+        this.admitting = undefined;
+        if (this.toAdmit.size > 0) this.startAdmission();
+      });
+  }
+
+  /**
+   * Admits the schedules of acquired partitions, all of them in one walk over the catalog: a
+   * walk per partition would read every record once per partition. A partition that joins a
+   * walk midway is admitted from there on, and by the next walk up to where it joined.
+   */
+  private async runAdmission(joined: Joined): Promise<void> {
+    for (let walk = 0; ; walk++) {
+      let position = 0;
+      // How far this walk must go: to the end while a partition joined it, else only as far
+      // as the latecomers to the walk before need.
+      let end = 0;
+      const enroll = (): void => {
+        for (const [partition, waiting] of this.toAdmit) {
+          if (joined.has(partition)) continue;
+          this.toAdmit.delete(partition);
+          joined.set(partition, { walk, at: position, waiting });
+        }
+        end = 0;
+        for (const j of joined.values())
+          end = Math.max(end, j.walk === walk ? Number.POSITIVE_INFINITY : j.at);
+      };
+      enroll();
+      if (joined.size === 0) return;
       // A large store takes seconds to admit: yield now and then, so that lease renewals (and
       // fires already admitted) are not held up until the lease has lapsed.
       let sliceStarted = performance.now();
       for (const record of this.catalog.all()) {
-        if (record.partition !== partition || this.entries.has(record.id)) continue;
-        this.admit(record, decodeScheduleTiming(record.bytes()));
+        if (position >= end) break;
+        const j = joined.get(record.partition);
+        if (
+          j !== undefined &&
+          (j.walk === walk ? position >= j.at : position < j.at) &&
+          this.owned.has(record.partition) &&
+          !this.admitted(record.id)
+        ) {
+          this.admit(record, decodeScheduleTiming(record.bytes()));
+        }
+        position++;
         if (performance.now() - sliceStarted < ADMIT_SLICE_MS) continue;
         this.schedulePump();
         await new Promise((resolve) => setImmediate(resolve));
-        // Lost or handed back meanwhile: what was admitted is dropped already.
-        if (!this.owned.has(partition)) return;
+        enroll();
         sliceStarted = performance.now();
       }
-    } finally {
-      this.loading.delete(partition);
+      for (const [partition, j] of joined) {
+        if (j.walk === walk && j.at > 0) continue;
+        joined.delete(partition);
+        for (const waiter of j.waiting) waiter.resolve();
+      }
     }
-    this.schedulePump();
   }
 
   renewed(partition: number, validUntil: number): void {
@@ -269,6 +409,12 @@ export class Engine implements CatalogObserver, PartitionOwner {
   }
 
   async release(partition: number): Promise<void> {
+    if (!this.owned.has(partition)) return;
+    // Handed back moments after it was acquired, its schedules still being admitted: the
+    // admission may finish first (within the lease), so that the final watermark can pass the
+    // fires started meanwhile rather than stop below the first one not admitted yet.
+    const admission = this.admissions.get(partition);
+    if (admission !== undefined) await this.withinLease(partition, admission);
     if (!this.owned.has(partition)) return;
     const now = this.now();
     // Handed back before all its schedules were admitted: those not admitted yet have not
@@ -323,7 +469,7 @@ export class Engine implements CatalogObserver, PartitionOwner {
   private earliestDueOfUnadmitted(partition: number): number {
     let earliest = Number.POSITIVE_INFINITY;
     for (const record of this.catalog.all()) {
-      if (record.partition !== partition || this.entries.has(record.id)) continue;
+      if (record.partition !== partition || this.admitted(record.id)) continue;
       const nextDue = this.derive(record, decodeScheduleTiming(record.bytes()))?.progress.nextDue;
       if (nextDue !== undefined) earliest = Math.min(earliest, nextDue);
     }
@@ -332,7 +478,7 @@ export class Engine implements CatalogObserver, PartitionOwner {
 
   /** Forgets a partition's schedules; returns the earliest due instant among them. */
   private dropEntries(partition: number): number {
-    let earliest = Number.POSITIVE_INFINITY;
+    let earliest = this.cold.dropPartition(partition);
     const parked = this.suspended.get(partition);
     this.suspended.delete(partition);
     for (const entry of this.entries.values()) {
@@ -363,6 +509,8 @@ export class Engine implements CatalogObserver, PartitionOwner {
   }
 
   scheduleChanged(id: string, record: CatalogRecord | null): void {
+    // Held cold, it has neither fired nor been counted: the change is admitted afresh.
+    if (this.cold.size > 0) this.cold.delete(id);
     if (record === null) {
       const entry = this.entries.get(id);
       if (entry !== undefined) {
@@ -419,11 +567,44 @@ export class Engine implements CatalogObserver, PartitionOwner {
     return { plan, progress: deriveProgress(schedule, plan, known ? watermark.dueAt : undefined) };
   }
 
-  private admit(record: CatalogRecord, schedule: Schedule, carried?: Entry): void {
+  private admit(
+    record: CatalogRecord,
+    schedule: Schedule,
+    carried?: Entry,
+    mayWaitCold = true,
+  ): void {
     const { revision } = record;
     const derived = this.derive(record, schedule);
     if (derived === undefined) return;
     const { plan, progress } = derived;
+    if (
+      mayWaitCold &&
+      carried === undefined &&
+      plan.oneShot &&
+      plan.immediateAt === undefined &&
+      progress.state === ProgressState.active &&
+      progress.nextDue !== undefined &&
+      progress.nextNominal !== undefined &&
+      progress.nextDue - this.now() > COLD_HORIZON_MS &&
+      progress.fireCount === 0 &&
+      progress.manualFires === 0 &&
+      progress.lastFireAt === undefined
+    ) {
+      // Nothing fired or counted yet, and nothing due for a while: an id and a few numbers.
+      const previous = this.entries.get(record.id);
+      if (previous !== undefined) this.queue.delete(previous);
+      this.entries.delete(record.id);
+      this.checkpoints.delete(record.id);
+      this.cold.add({
+        id: record.id,
+        partition: record.partition,
+        revision,
+        due: progress.nextDue,
+        nominal: progress.nextNominal,
+        progressAt: progress.progressAt,
+      });
+      return;
+    }
     const entry: Entry = {
       id: record.id,
       partition: record.partition,
@@ -454,6 +635,44 @@ export class Engine implements CatalogObserver, PartitionOwner {
       entry.template = ownTemplate(fireTemplateOf(record.schedule));
     this.entries.set(entry.id, entry);
     if (progress.nextDue !== undefined) this.queue.set(entry, progress.nextDue);
+  }
+
+  /** Whether the schedule is the engine's: an entry, or waiting cold. */
+  private admitted(id: string): boolean {
+    return this.entries.has(id) || this.cold.has(id);
+  }
+
+  /** A cold schedule becomes an entry now (it is triggered, say). */
+  private warm(id: string): void {
+    if (!this.cold.delete(id)) return;
+    const record = this.catalog.get(id);
+    if (record === undefined || !this.owned.has(record.partition)) return;
+    this.admit(record, decodeScheduleTiming(record.bytes()), undefined, false);
+  }
+
+  /** Cold schedules coming within the horizon become entries, a slice of them at a time. */
+  private promoteCold(): void {
+    if (!this.running) return;
+    const horizon = this.now() + COLD_HORIZON_MS;
+    const sliceStarted = performance.now();
+    while (this.cold.earliestDue <= horizon) {
+      const cold = this.cold.pop();
+      if (cold === undefined) break;
+      const record = this.catalog.get(cold.id);
+      // Changed or deleted since it went cold: that change was admitted on its own.
+      if (
+        record !== undefined &&
+        record.revision === cold.revision &&
+        this.owned.has(record.partition) &&
+        !this.entries.has(cold.id)
+      )
+        this.admit(record, decodeScheduleTiming(record.bytes()), undefined, false);
+      if (performance.now() - sliceStarted >= ADMIT_SLICE_MS) {
+        setImmediate(() => this.promoteCold());
+        break;
+      }
+    }
+    this.schedulePump();
   }
 
   private schedulePump(): void {
@@ -695,6 +914,8 @@ export class Engine implements CatalogObserver, PartitionOwner {
     let dueAt = now;
     if (queued !== undefined) dueAt = Math.min(dueAt, queued.due - 1);
     if (flying !== undefined) dueAt = Math.min(dueAt, flying.due - 1);
+    // Promoted long before they are due, but a watermark must never pass one left cold.
+    dueAt = Math.min(dueAt, this.cold.earliestDue - 1);
     // Their next occurrence is not queued yet; it is due after the one that fired.
     for (const entry of this.advancing) dueAt = Math.min(dueAt, entry.due - 1);
     const watermark = { dueAt, revision: this.catalog.appliedRevision };
@@ -751,6 +972,8 @@ export class Engine implements CatalogObserver, PartitionOwner {
     this.disarm();
     if (this.checkpointTimer !== undefined) clearInterval(this.checkpointTimer);
     this.checkpointTimer = undefined;
+    if (this.promotionTimer !== undefined) clearInterval(this.promotionTimer);
+    this.promotionTimer = undefined;
   }
 }
 

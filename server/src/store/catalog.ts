@@ -16,14 +16,19 @@ export interface CatalogRecord {
   readonly revision: number;
   /** The stored definition, decoded afresh on every read: the caller may keep or change it. */
   readonly schedule: Schedule;
-  /** The stored definition as protobuf bytes, for a decoder that needs only part of it. */
+  /**
+   * The stored definition as protobuf bytes, for a decoder that needs only part of it; its
+   * schedule_id may be left out (the record's `id` is that).
+   */
   bytes(): Uint8Array;
 }
 
 /**
  * A stored schedule as the catalog holds it: its protobuf bytes in a one-byte string (no
  * buffer object per record, and no decoded message with its nested objects), decoded only
- * when read. A million schedules cost their encoded size plus a few words each.
+ * when read. A million schedules cost their encoded size plus a few words each. The id, which
+ * the record keeps anyway, is left out of the bytes when it leads them (as an encoder writes
+ * field 1) and put back on decoding.
  */
 class EncodedRecord implements CatalogRecord {
   private readonly encoded: string;
@@ -34,16 +39,35 @@ class EncodedRecord implements CatalogRecord {
     readonly revision: number,
     bytes: Uint8Array,
   ) {
-    this.encoded = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
+    const start = leadingIdLength(bytes, id);
+    this.encoded = Buffer.from(
+      bytes.buffer,
+      bytes.byteOffset + start,
+      bytes.byteLength - start,
+    ).toString("latin1");
   }
 
   get schedule(): Schedule {
-    return fromBinary(ScheduleSchema, this.bytes());
+    const schedule = fromBinary(ScheduleSchema, this.bytes());
+    if (schedule.scheduleId === "") schedule.scheduleId = this.id;
+    return schedule;
   }
 
+  /** The stored definition, perhaps without its schedule_id (see the class). */
   bytes(): Uint8Array {
     return Buffer.from(this.encoded, "latin1");
   }
+}
+
+// schedule_id: field 1, length-delimited.
+const SCHEDULE_ID_TAG = 0x0a;
+
+/** How many leading bytes encode `id` as the schedule_id field; 0 when they do not. */
+function leadingIdLength(bytes: Uint8Array, id: string): number {
+  const length = id.length;
+  if (length > 127 || bytes[0] !== SCHEDULE_ID_TAG || bytes[1] !== length) return 0;
+  for (let i = 0; i < length; i++) if (bytes[2 + i] !== id.charCodeAt(i)) return 0;
+  return 2 + length;
 }
 
 /** Told of every change the catalog applies, in revision order, synchronously. */
@@ -241,13 +265,26 @@ function upperBound(sorted: readonly string[], value: string): number {
   return lo;
 }
 
+// Ids sort by creation time, so one arrives at most a few places before the end.
+const NEAR_END = 64;
+
 function insertSorted(sorted: string[], value: string): void {
-  const last = sorted[sorted.length - 1];
-  if (last === undefined || last < value) {
+  const n = sorted.length;
+  const stop = Math.max(0, n - NEAR_END);
+  let i = n;
+  while (i > stop && (sorted[i - 1] as string) > value) i--;
+  if (i === n) {
     sorted.push(value);
     return;
   }
-  sorted.splice(upperBound(sorted, value), 0, value);
+  if (i === stop && i > 0 && (sorted[i - 1] as string) > value) {
+    sorted.splice(upperBound(sorted, value), 0, value);
+    return;
+  }
+  // A few places back: moved by hand, as a splice costs more than the move itself.
+  sorted.push(value);
+  for (let k = n; k > i; k--) sorted[k] = sorted[k - 1] as string;
+  sorted[i] = value;
 }
 
 function removeSorted(sorted: string[], value: string): void {
