@@ -190,6 +190,7 @@ export async function startChime(
       engine,
       ownership: {
         holderOf: (partition) => leases.holderOf(partition),
+        currentHolderOf: (partition) => leases.currentHolderOf(partition),
         appliedBy: async (owner, revision) => {
           await link.applied(owner, revision, config.natsTimeoutMs);
         },
@@ -248,6 +249,7 @@ export async function startChime(
           lastRevision: () => store.lastRevision(),
           ownedPartitions: () => engine.ownedPartitions,
           suspendedPartitions: () => engine.suspendedPartitions,
+          loadingPartitions: () => engine.loadingPartitions,
           members: () => leases.liveMembers(),
           engine: () => ({ scheduled: engine.scheduleCount, queued: engine.dueCount }),
         }),

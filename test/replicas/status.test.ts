@@ -41,7 +41,12 @@ describe("GET /status of each replica", () => {
     const spread = await until(
       both,
       (all) =>
-        all.every(({ status }) => status.members.length === 2 && status.store.caughtUp) &&
+        all.every(
+          ({ status }) =>
+            status.members.length === 2 &&
+            status.store.caughtUp &&
+            status.partitions.loading.length === 0,
+        ) &&
         all.reduce((n, { status }) => n + status.partitions.owned.length, 0) ===
           all[0]?.status.partitions.total,
       10_000,
@@ -55,6 +60,7 @@ describe("GET /status of each replica", () => {
       expect(status.store.schedules).toBe(60);
       expect(status.partitions.owned.length).toBeGreaterThan(0);
       expect(status.partitions.suspended).toEqual([]);
+      expect(status.partitions.loading).toEqual([]);
     }
     const [one, two] = spread.map(({ status }) => new Set(status.partitions.owned));
     const total = spread[0]?.status.partitions.total ?? 0;
@@ -66,7 +72,8 @@ describe("GET /status of each replica", () => {
     await cluster.end("r2", "SIGTERM");
     const alone = await until(
       () => statusOf(cluster, "r1"),
-      ({ status }) => status.partitions.owned.length === total,
+      ({ status }) =>
+        status.partitions.owned.length === total && status.partitions.loading.length === 0,
       5_000,
     );
     expect(alone.status.members).toEqual(["r1"]);

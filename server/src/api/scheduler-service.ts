@@ -51,6 +51,8 @@ import type { RequestValidator, ScheduleDraft } from "./request-validation.js";
 /** Who fires which partition, and how to reach them (the replica group). */
 export interface Ownership {
   holderOf(partition: number): string | undefined;
+  /** The holder as the lease bucket has it now, not as this replica last saw it. */
+  currentHolderOf(partition: number): Promise<string | undefined>;
   /** Resolves once `owner` has applied the store change at `revision` (or cannot answer). */
   appliedBy(owner: string, revision: number): Promise<void>;
   triggerAt(owner: string, scheduleId: string): Promise<ManualFire>;
@@ -694,7 +696,12 @@ export class SchedulerApi {
   /** Waits until this replica, and the partition's owner if another, have applied `revision`. */
   private async ownerApplied(partition: number, revision: number): Promise<void> {
     await this.deps.catalog.waitForRevision(revision);
-    const owner = this.deps.ownership.holderOf(partition);
+    // Read after the write: a replica that takes the partition over from here on loads the
+    // store from a revision at least this one, so only the holder now can still fire the old
+    // definition. The lease watch could still show the previous holder, or none.
+    const owner = await this.deps.ownership
+      .currentHolderOf(partition)
+      .catch(() => this.deps.ownership.holderOf(partition));
     if (owner !== undefined && owner !== this.deps.replicaId) {
       await this.deps.ownership.appliedBy(owner, revision);
     }

@@ -104,6 +104,16 @@ export class PartitionLeases {
   }
 
   /** The replica holding a partition's lease, as far as this one knows. */
+  /**
+   * Who holds the partition's lease now, read from the bucket: this replica's view of the
+   * leases can lag a hand-over by a few milliseconds.
+   */
+  async currentHolderOf(partition: number): Promise<string | undefined> {
+    if (this.held.has(partition)) return this.options.replicaId;
+    const entry = await this.kv.get(LEASE + partition);
+    return entry === null || entry.operation !== "PUT" ? undefined : entry.string();
+  }
+
   holderOf(partition: number): string | undefined {
     if (this.held.has(partition)) return this.options.replicaId;
     const lease = this.seen.get(partition);

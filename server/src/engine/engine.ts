@@ -268,6 +268,11 @@ export class Engine implements CatalogObserver, PartitionOwner {
     return [...this.owned.keys()].sort((a, b) => a - b);
   }
 
+  /** Owned partitions whose schedules are still being admitted after an acquisition. */
+  get loadingPartitions(): number[] {
+    return [...this.loading].filter((p) => this.owned.has(p)).sort((a, b) => a - b);
+  }
+
   /** Owned partitions whose fires wait for a renewal to prove the lease still ours. */
   get suspendedPartitions(): number[] {
     return [...this.suspended.keys()].sort((a, b) => a - b);

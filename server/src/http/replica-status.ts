@@ -21,6 +21,8 @@ export interface ReplicaStatus {
     readonly owned: readonly number[];
     /** Held partitions whose lease it could not vouch for (after a pause): not firing. */
     readonly suspended: readonly number[];
+    /** Held partitions whose schedules are still being loaded (just acquired, a large store). */
+    readonly loading: readonly number[];
   };
   /** The replicas this one sees alive, itself included. */
   readonly members: readonly string[];
@@ -42,6 +44,7 @@ export interface ReplicaStatusSources {
   readonly lastRevision: () => Promise<number>;
   readonly ownedPartitions: () => readonly number[];
   readonly suspendedPartitions: () => readonly number[];
+  readonly loadingPartitions: () => readonly number[];
   readonly members: () => readonly string[];
   readonly engine: () => { readonly scheduled: number; readonly queued: number };
 }
@@ -68,6 +71,7 @@ export async function replicaStatus(sources: ReplicaStatusSources): Promise<Repl
       total: sources.partitions,
       owned: sources.ownedPartitions(),
       suspended: sources.suspendedPartitions(),
+      loading: sources.loadingPartitions(),
     },
     members: sources.members(),
     engine: sources.engine(),
