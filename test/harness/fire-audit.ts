@@ -349,23 +349,35 @@ export function fireSeqBreaks(
   return { count, sample, repeats };
 }
 
+/** Which schedules the stricter checks of `expectEachFiredOnce` apply to, and what to tell. */
+export interface FireChecks {
+  /** Schedules whose every stored fire must be on their timetable (default: the windows'). */
+  readonly timetabled?: readonly TrackedSchedule[];
+  /** Schedules whose Chime-Fire-Seq must count 1, 2, 3, … (default: `timetabled`). */
+  readonly seqChecked?: readonly TrackedSchedule[];
+  /** What happened in the scenario, added to a failure's message. */
+  readonly story?: string;
+}
+
 /**
  * The promise of the replicas, checked: every occurrence the windows expect stored once, none
- * off its schedule's timetable (`timetabled`: the schedules whose every fire must be on it),
- * and Chime-Fire-Seq counting along (soft: reported with the rest). Returns how many
- * occurrences were checked.
+ * off its schedule's timetable, and Chime-Fire-Seq counting along (soft: reported with the
+ * rest). Returns how many occurrences were checked.
  */
 export function expectEachFiredOnce(
   index: FireIndex,
   windows: readonly CheckedWindow[],
-  timetabled: readonly TrackedSchedule[] = windows.flatMap((w) => w.schedules),
-  seqChecked: readonly TrackedSchedule[] = timetabled,
+  checks: FireChecks = {},
 ): number {
+  const timetabled = checks.timetabled ?? windows.flatMap((w) => w.schedules);
+  const story = checks.story === undefined ? "" : `\n${checks.story}`;
   const missing = missingFires(index, windows);
-  expect(missing.sample, `${missing.count} of ${missing.expected} fires missing`).toEqual([]);
-  expect(index.duplicates(), "Nats-Msg-Id stored twice").toEqual({});
-  expect(index.offTimetable(timetabled), "fires off the timetable").toEqual([]);
-  const seqBreaks = fireSeqBreaks(index, seqChecked);
+  expect(missing.sample, `${missing.count} of ${missing.expected} fires missing${story}`).toEqual(
+    [],
+  );
+  expect(index.duplicates(), `Nats-Msg-Id stored twice${story}`).toEqual({});
+  expect(index.offTimetable(timetabled), `fires off the timetable${story}`).toEqual([]);
+  const seqBreaks = fireSeqBreaks(index, checks.seqChecked ?? timetabled);
   expect
     .soft(seqBreaks.sample, `Chime-Fire-Seq skips or repeats in ${seqBreaks.count} places`)
     .toEqual([]);

@@ -203,7 +203,7 @@ describe("creating, replacing and unscheduling while replicas come and go", () =
     console.info(
       `${base.length} base, ${created.length} created, ${unscheduled.length} unscheduled, ${[...versions.values()].flat().length} named definitions; ${missing.expected} fires checked`,
     );
-    expectEachFiredOnce(index, windows, [...base, ...created]);
+    expectEachFiredOnce(index, windows, { timetabled: [...base, ...created] });
 
     // Once Unschedule returned, no fire of the schedule starts.
     const afterUnschedule: string[] = [];
