@@ -1,7 +1,7 @@
 import type { Schedule } from "@chime/sdk";
 import type { MsgHdrs } from "@nats-io/nats-core";
+import { HeaderList } from "../nats/header-list.js";
 import { rfc3339 } from "../proto-time.js";
-import { FireHeaders } from "./fire-headers.js";
 
 export const FireTrigger = {
   schedule: "schedule",
@@ -45,7 +45,7 @@ export function fireHeaders(
   seq: number,
   trigger: FireTrigger,
 ): MsgHdrs {
-  return new FireHeaders(
+  return new HeaderList(
     [
       ["Nats-Msg-Id", fireMessageId(template.scheduleId, nominal)],
       ["Chime-Schedule-Id", template.scheduleId],

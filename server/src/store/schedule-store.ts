@@ -13,11 +13,11 @@ import {
   headers,
   type Msg,
   type MsgHdrs,
-  MsgHdrsImpl,
   type NatsConnection,
   NoRespondersError,
   TimeoutError,
 } from "@nats-io/nats-core";
+import { HeaderList } from "../nats/header-list.js";
 import { ReplyInbox } from "../nats/reply-inbox.js";
 import { isWrongLastSequence, PartitionCountError, RevisionConflictError } from "./store-errors.js";
 import { parseStoreKey, partitionOf, StoreKey } from "./store-keys.js";
@@ -351,30 +351,11 @@ class ExpectingPuts {
 }
 
 function expecting(revision: number): MsgHdrs {
-  const h = headers();
-  h.set(EXPECTED_LAST_SUBJECT_SEQUENCE, String(revision));
-  return h;
+  return new HeaderList([[EXPECTED_LAST_SUBJECT_SEQUENCE, String(revision)]]);
 }
 
-/** Headers that never change once set, encoded once however often they are sent. */
-class UnchangingHeaders extends MsgHdrsImpl {
-  private encoded: Uint8Array | undefined;
-
-  override encode(): Uint8Array {
-    this.encoded ??= super.encode();
-    return this.encoded;
-  }
-}
-
-/**
- * The headers of every put of a new key (every create): the client would otherwise build and
- * encode the same few bytes for each of them.
- */
-const NEW_KEY_HEADERS: MsgHdrs = (() => {
-  const h = new UnchangingHeaders();
-  h.set(EXPECTED_LAST_SUBJECT_SEQUENCE, "0");
-  return h;
-})();
+/** The headers of every put of a new key (every create): one list, only ever read. */
+const NEW_KEY_HEADERS: MsgHdrs = new HeaderList([[EXPECTED_LAST_SUBJECT_SEQUENCE, "0"]]);
 
 /** The stream revision a PubAck gives the put, or the error the JetStream client would throw. */
 function revisionOf(msg: Msg): number {

@@ -5,18 +5,18 @@ type Header = readonly [name: string, value: string];
 const encoder = new TextEncoder();
 
 /**
- * The headers of one fire, written straight into NATS's header block. The client's own header
- * map validates and canonicalises every name and wraps each value in an array on every `set`:
- * a fifth of what a fire costs in a burst. A fire's names are Chime's own and the schedule's
- * (validated when it was stored), so none of that is needed per message.
+ * NATS message headers as a plain list, written straight into the header block. The client's
+ * own header map validates and canonicalises every name and wraps each value in an array on
+ * every `set`: a fifth of what a fire cost in a burst. The names here are Chime's own and a
+ * schedule's (validated when it was stored), so none of that is needed per message.
  */
-export class FireHeaders implements MsgHdrs {
+export class HeaderList implements MsgHdrs {
   hasError = false;
   status = "";
   code = 0;
   description = "";
   private own: Header[];
-  /** Shared by every fire of the schedule: copied only if a fire changes one of them. */
+  /** Shared with other messages (every fire of a schedule): copied only if one is changed. */
   private shared: readonly Header[];
 
   constructor(own: Header[], shared: readonly Header[] = []) {

@@ -1,12 +1,12 @@
 import { Match, headers as natsHeaders } from "@nats-io/nats-core";
 import { describe, expect, it } from "vitest";
-import { FireHeaders } from "./fire-headers.js";
+import { HeaderList } from "./header-list.js";
 
 const decoder = new TextDecoder();
 
-describe("FireHeaders", () => {
+describe("HeaderList", () => {
   it("encodes the same header block as the NATS client's own headers", () => {
-    const fire = new FireHeaders(
+    const fire = new HeaderList(
       [
         ["Nats-Msg-Id", "01ABC:1700000000000"],
         ["Chime-Trigger", "schedule"],
@@ -22,7 +22,7 @@ describe("FireHeaders", () => {
 
   it("replaces a header in place and leaves the shared ones of other fires alone", () => {
     const shared = [["Content-Type", "application/json"]] as const;
-    const first = new FireHeaders(
+    const first = new HeaderList(
       [
         ["Chime-Fired-At", "a"],
         ["Chime-Trigger", "schedule"],
@@ -34,12 +34,12 @@ describe("FireHeaders", () => {
     expect(first.get("Chime-Fired-At")).toBe("b");
     expect(first.keys()).toEqual(["Chime-Fired-At", "Chime-Trigger", "content-type"]);
     expect([...first]).toContainEqual(["content-type", ["text/plain"]]);
-    const second = new FireHeaders([], shared);
+    const second = new HeaderList([], shared);
     expect(second.get("Content-Type")).toBe("application/json");
   });
 
   it("reads names as the client does: exact, canonical or ignoring case", () => {
-    const fire = new FireHeaders([["X-Request-Id", "1"]]);
+    const fire = new HeaderList([["X-Request-Id", "1"]]);
     fire.append("X-Request-Id", "2");
     expect(fire.values("X-Request-Id")).toEqual(["1", "2"]);
     expect(fire.last("X-Request-Id")).toBe("2");
