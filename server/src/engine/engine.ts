@@ -131,13 +131,14 @@ export class Engine implements CatalogObserver, PartitionOwner {
    * or cut off): parked, progress intact, until a renewal proves the lease still ours.
    */
   private readonly suspended = new Map<number, Set<Entry>>();
-  /** Partitions whose schedules are still being admitted after an acquisition. */
-  private readonly loading = new Set<number>();
   /** Acquired partitions waiting for their schedules to be admitted, and who waits for that. */
   private readonly toAdmit = new Map<number, Waiter[]>();
   /** The admission under way of each partition acquired a moment ago. */
   private readonly admissions = new Map<number, Promise<void>>();
-  /** Acquisitions per partition whose admission has not finished. */
+  /**
+   * Acquisitions per partition whose admission has not finished (or failed): the partition is
+   * loading, and no watermark is written for it meanwhile.
+   */
   private readonly admissionsPending = new Map<number, number>();
   private admitting: Promise<void> | undefined;
   private readonly queue = new TimerQueue<Entry>();
@@ -270,7 +271,9 @@ export class Engine implements CatalogObserver, PartitionOwner {
 
   /** Owned partitions whose schedules are still being admitted after an acquisition. */
   get loadingPartitions(): number[] {
-    return [...this.loading].filter((p) => this.owned.has(p)).sort((a, b) => a - b);
+    return [...this.admissionsPending.keys()]
+      .filter((p) => this.owned.has(p))
+      .sort((a, b) => a - b);
   }
 
   /** Owned partitions whose fires wait for a renewal to prove the lease still ours. */
@@ -284,7 +287,6 @@ export class Engine implements CatalogObserver, PartitionOwner {
     this.owned.set(partition, validUntil);
     // Until every schedule of the partition is admitted, a watermark computed from the queue
     // would pass over the fires of those not yet in it: none is written meanwhile.
-    this.loading.add(partition);
     this.admissionsPending.set(partition, (this.admissionsPending.get(partition) ?? 0) + 1);
     let failure: { err: unknown } | undefined;
     const admitted = new Promise<void>((resolve, reject) => {
@@ -302,7 +304,6 @@ export class Engine implements CatalogObserver, PartitionOwner {
           this.admissionsPending.set(partition, left);
         } else {
           this.admissionsPending.delete(partition);
-          this.loading.delete(partition);
         }
         this.schedulePump();
       },
@@ -424,7 +425,7 @@ export class Engine implements CatalogObserver, PartitionOwner {
     const now = this.now();
     // Handed back before all its schedules were admitted: those not admitted yet have not
     // fired since the last watermark, so the final one must stay below their next fires.
-    const earliestUnadmitted = this.loading.has(partition)
+    const earliestUnadmitted = this.admissionsPending.has(partition)
       ? this.earliestDueOfUnadmitted(partition)
       : Number.POSITIVE_INFINITY;
     // Its fires already due start now, whatever the window: one left queued would hold the
@@ -926,7 +927,7 @@ export class Engine implements CatalogObserver, PartitionOwner {
     const watermark = { dueAt, revision: this.catalog.appliedRevision };
     // Only partitions whose lease is surely ours: a stale owner must not write progress.
     const partitions = [...this.dirtyPartitions].filter(
-      (p) => this.holds(p, now) && !this.loading.has(p),
+      (p) => this.holds(p, now) && !this.admissionsPending.has(p),
     );
     this.dirtyPartitions.clear();
     const ids = [...this.checkpoints];
