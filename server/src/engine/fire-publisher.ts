@@ -1,6 +1,7 @@
 import type { PubAck } from "@nats-io/jetstream";
 import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "pino";
+import { pubAckOf } from "../nats/pub-ack.js";
 import { ReplyInbox } from "../nats/reply-inbox.js";
 
 export interface FirePublisherOptions {
@@ -127,7 +128,7 @@ export class FirePublisher {
   private acked(pending: Pending, msg: Msg): void {
     let ack: PubAck;
     try {
-      ack = parseAck(msg);
+      ack = pubAckOf(msg);
     } catch (err) {
       this.failed(pending, err);
       return;
@@ -159,32 +160,4 @@ export class FirePublisher {
     this.inFlight--;
     if (this.inFlight === 0) for (const resolve of this.idle.splice(0)) resolve();
   }
-}
-
-interface AckBody {
-  stream?: string;
-  seq?: number;
-  duplicate?: boolean;
-  domain?: string;
-  error?: { code?: number; err_code?: number; description?: string };
-}
-
-/** JetStream's answer to a publish: its ack, or the error it names. */
-function parseAck(msg: Msg): PubAck {
-  // No stream listens on the subject (a status message without data), or another status.
-  if (msg.data.length === 0) {
-    const code = msg.headers?.code ?? 0;
-    throw new PublishError(
-      code === 503 ? "no stream captures the subject (no responders)" : `status ${code}`,
-    );
-  }
-  const body = msg.json<AckBody>();
-  if (body.error !== undefined || body.stream === undefined || body.seq === undefined) {
-    throw new PublishError(
-      `JetStream refused the publish: ${body.error?.description ?? "invalid ack"} (${body.error?.err_code ?? body.error?.code ?? "?"})`,
-    );
-  }
-  const ack: PubAck = { stream: body.stream, seq: body.seq, duplicate: body.duplicate === true };
-  if (body.domain !== undefined) ack.domain = body.domain;
-  return ack;
 }

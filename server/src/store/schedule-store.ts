@@ -1,23 +1,16 @@
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { type Schedule, ScheduleSchema } from "@chime/sdk";
-import {
-  JetStreamApiCodes,
-  JetStreamApiError,
-  type JetStreamClient,
-  JetStreamError,
-  jetstream,
-} from "@nats-io/jetstream";
+import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
 import { type KV, Kvm, KvWatchInclude } from "@nats-io/kv";
 import {
   ClosedConnectionError,
   headers,
-  type Msg,
   type MsgHdrs,
   type NatsConnection,
-  NoRespondersError,
   TimeoutError,
 } from "@nats-io/nats-core";
 import { HeaderList } from "../nats/header-list.js";
+import { pubAckOf } from "../nats/pub-ack.js";
 import { ReplyInbox } from "../nats/reply-inbox.js";
 import { isWrongLastSequence, PartitionCountError, RevisionConflictError } from "./store-errors.js";
 import { parseStoreKey, partitionOf, StoreKey } from "./store-keys.js";
@@ -301,13 +294,6 @@ interface PendingPut {
   sentAt: number;
 }
 
-/** A PubAck as JetStream sends it, or the API error it names instead. */
-interface AckBody {
-  stream?: string;
-  seq?: number;
-  error?: { code: number; err_code: number; description: string };
-}
-
 /**
  * Puts that expect the key's last revision (Nats-Expected-Last-Subject-Sequence), as
  * `kv.put(key, value, { previousSeq })` makes them, with the same errors: a JetStreamApiError
@@ -323,7 +309,7 @@ class ExpectingPuts {
       answered: (pending, msg) => {
         let revision: number;
         try {
-          revision = revisionOf(msg);
+          revision = pubAckOf(msg).seq;
         } catch (err) {
           pending.reject(err);
           return;
@@ -356,22 +342,3 @@ function expecting(revision: number): MsgHdrs {
 
 /** The headers of every put of a new key (every create): one list, only ever read. */
 const NEW_KEY_HEADERS: MsgHdrs = new HeaderList([[EXPECTED_LAST_SUBJECT_SEQUENCE, "0"]]);
-
-/** The stream revision a PubAck gives the put, or the error the JetStream client would throw. */
-function revisionOf(msg: Msg): number {
-  if (msg.data.length === 0 && msg.headers?.code === 503) {
-    throw new JetStreamError("jetstream is not enabled", {
-      cause: new NoRespondersError(msg.subject),
-    });
-  }
-  const body = msg.json<AckBody>();
-  if (body.error !== undefined) {
-    const apiError = new JetStreamApiError(body.error);
-    if (body.error.err_code === JetStreamApiCodes.JetStreamNotEnabledForAccount) {
-      throw new JetStreamError(apiError.message, { cause: apiError });
-    }
-    throw apiError;
-  }
-  if (!body.stream || body.seq === undefined) throw new JetStreamError("invalid ack response");
-  return body.seq;
-}
