@@ -6,8 +6,8 @@
 
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { jetstream, jetstreamManager, StorageType } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
+import { AckPolicy, jetstream, jetstreamManager, StorageType } from "@nats-io/jetstream";
+import { connect, createInbox } from "@nats-io/transport-node";
 import { type ChimeProcess, startChimeProcess } from "../harness/chime.js";
 import { createGrpcJsClient, type GrpcJsClient } from "../harness/grpc-js-client.js";
 import { startTestNats, type TestNats } from "../harness/nats-server.js";
@@ -191,7 +191,7 @@ export interface Receipt {
 }
 
 /**
- * A JetStream (ordered) consumer in the bench process, separate from Chime, recording for
+ * A JetStream consumer in the bench process, separate from Chime, recording for
  * each task message its receipt time and Chime-Scheduled-At.
  */
 export async function consumeFires(natsUrl: string, filter: string) {
@@ -206,16 +206,23 @@ export async function consumeFires(natsUrl: string, filter: string) {
       await sleep(50);
     }
   }
-  const consumer = await jetstream(nc).consumers.get("CHIME_TASKS", { filter_subjects: filter });
-  const messages = await consumer.consume();
+  // A push consumer without acks, read by a callback subscription: the lightest JetStream
+  // consumer the client offers, so that the instrument takes as little of the machine as it can.
   const receipts: Receipt[] = [];
-  void (async () => {
-    for await (const m of messages) {
+  const inbox = createInbox();
+  const subscription = nc.subscribe(inbox, {
+    callback: (err, m) => {
+      if (err !== null) return;
       const receivedAt = Date.now();
       const at = m.headers?.get("Chime-Scheduled-At") ?? "";
       receipts.push({ receivedAt, scheduledAt: Date.parse(at), subject: m.subject });
-    }
-  })();
+    },
+  });
+  const consumer = await jsm.consumers.add("CHIME_TASKS", {
+    deliver_subject: inbox,
+    ack_policy: AckPolicy.None,
+    filter_subject: filter,
+  });
   return {
     receipts,
     async waitForCount(count: number, timeoutMs: number): Promise<boolean> {
@@ -227,7 +234,8 @@ export async function consumeFires(natsUrl: string, filter: string) {
       return true;
     },
     async stop(): Promise<void> {
-      messages.stop();
+      subscription.unsubscribe();
+      await jsm.consumers.delete("CHIME_TASKS", consumer.name).catch(() => undefined);
       await nc.close();
     },
   };
