@@ -50,7 +50,7 @@ export class ReplyInbox<T extends AwaitingReply> {
   }
 
   /** Publishes with a reply token; throws what the client throws (a closed connection, say). */
-  send(subject: string, payload: Uint8Array, headers: MsgHdrs, pending: T): void {
+  send(subject: string, payload: Uint8Array, headers: MsgHdrs | undefined, pending: T): void {
     const token = this.nextToken++;
     this.nc.publish(subject, payload, { headers, reply: this.prefix + token });
     pending.sentAt = Date.now();

@@ -75,7 +75,7 @@ const EXPECTED_LAST_SUBJECT_SEQUENCE = "Nats-Expected-Last-Subject-Sequence";
  * revisions, and a watch that replays the bucket and then follows it.
  */
 export class ScheduleStore {
-  private readonly puts: ExpectingPuts;
+  private readonly puts: BucketPuts;
 
   private constructor(
     private readonly kv: KV,
@@ -85,7 +85,7 @@ export class ScheduleStore {
     nc: NatsConnection,
     timeoutMs: number,
   ) {
-    this.puts = new ExpectingPuts(nc, timeoutMs);
+    this.puts = new BucketPuts(nc, timeoutMs);
   }
 
   /** Creates the bucket if it is missing, then opens it. */
@@ -195,7 +195,11 @@ export class ScheduleStore {
   }
 
   async putWatermark(partition: number, watermark: Watermark): Promise<number> {
-    return this.kv.put(StoreKey.watermark(partition), encodeWatermark(watermark));
+    // Written by the partition's owner only, ten times a second: no revision to expect.
+    return this.puts.put(
+      `$KV.${this.bucket}.${StoreKey.watermark(partition)}`,
+      encodeWatermark(watermark),
+    );
   }
 
   /** The revision of the newest change in the bucket (0 when it is empty). */
@@ -295,13 +299,13 @@ interface PendingPut {
 }
 
 /**
- * Puts that expect the key's last revision (Nats-Expected-Last-Subject-Sequence), as
- * `kv.put(key, value, { previousSeq })` makes them, with the same errors: a JetStreamApiError
+ * Puts into the bucket, most expecting the key's last revision (Nats-Expected-Last-Subject-Sequence)
+ * as `kv.put(key, value, { previousSeq })` makes them, with the same errors: a JetStreamApiError
  * when the stream refuses (a lost compare-and-set among them), TimeoutError without an answer,
  * "jetstream is not enabled" when no stream takes the subject. Answers come back through one
  * ReplyInbox rather than a request each, which was most of what a put cost.
  */
-class ExpectingPuts {
+class BucketPuts {
   private readonly replies: ReplyInbox<PendingPut>;
 
   constructor(nc: NatsConnection, timeoutMs: number) {
@@ -324,8 +328,14 @@ class ExpectingPuts {
     });
   }
 
-  put(subject: string, value: Uint8Array, previousRevision: number): Promise<number> {
-    const h = previousRevision === 0 ? NEW_KEY_HEADERS : expecting(previousRevision);
+  /** A put expecting `previousRevision` (0: a new key), or any revision when undefined. */
+  put(subject: string, value: Uint8Array, previousRevision?: number): Promise<number> {
+    const h =
+      previousRevision === undefined
+        ? undefined
+        : previousRevision === 0
+          ? NEW_KEY_HEADERS
+          : expecting(previousRevision);
     return new Promise<number>((resolve, reject) => {
       try {
         this.replies.send(subject, value, h, { resolve, reject, sentAt: 0 });
