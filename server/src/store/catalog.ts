@@ -3,6 +3,7 @@ import { type Schedule, ScheduleSchema } from "@chime/sdk";
 import type { Logger } from "pino";
 import { NamespaceCounts } from "./namespace-counts.js";
 import type { ScheduleStore, StoreChange } from "./schedule-store.js";
+import { SortedIds } from "./sorted-ids.js";
 import type { Watermark } from "./watermark.js";
 
 export interface NameEntry {
@@ -85,8 +86,7 @@ export class Catalog {
   private readonly records = new Map<string, EncodedRecord>();
   private readonly names = new Map<string, NameEntry>();
   private readonly watermarks = new Map<number, Watermark>();
-  /** Ids in ascending order, for paging; ids sort by creation time, so new ones append. */
-  private readonly sortedIds: string[] = [];
+  private readonly sortedIds = new SortedIds();
   /** Schedules per namespace, for its limit; read from a record only as it comes or goes. */
   private readonly namespaceCounts = new NamespaceCounts();
   private applied = 0;
@@ -155,12 +155,8 @@ export class Catalog {
   }
 
   /** Ids in ascending order starting after `afterId` (from the start when it is empty). */
-  *idsAfter(afterId: string): Generator<string> {
-    let i = afterId === "" ? 0 : upperBound(this.sortedIds, afterId);
-    while (i < this.sortedIds.length) {
-      const id = this.sortedIds[i++];
-      if (id !== undefined) yield id;
-    }
+  idsAfter(afterId: string): Generator<string> {
+    return this.sortedIds.after(afterId);
   }
 
   private async follow(): Promise<void> {
@@ -224,14 +220,14 @@ export class Catalog {
     if (encoded === null) {
       if (previous === null) return;
       this.records.delete(id);
-      removeSorted(this.sortedIds, id);
+      this.sortedIds.remove(id);
       this.namespaceCounts.removed(previous.bytes());
     } else {
       const record = new EncodedRecord(id, partition, revision, encoded);
       next = record;
       this.records.set(id, record);
       if (previous === null) {
-        insertSorted(this.sortedIds, id);
+        this.sortedIds.add(id);
         this.namespaceCounts.added(encoded);
       }
     }
@@ -252,44 +248,6 @@ export class Catalog {
 // Namespaces cannot hold a NUL, so the pair maps to one key without ambiguity.
 function nameKey(namespace: string, name: string): string {
   return `${namespace}\u0000${name}`;
-}
-
-function upperBound(sorted: readonly string[], value: string): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((sorted[mid] as string) <= value) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-// Ids sort by creation time, so one arrives at most a few places before the end.
-const NEAR_END = 64;
-
-function insertSorted(sorted: string[], value: string): void {
-  const n = sorted.length;
-  const stop = Math.max(0, n - NEAR_END);
-  let i = n;
-  while (i > stop && (sorted[i - 1] as string) > value) i--;
-  if (i === n) {
-    sorted.push(value);
-    return;
-  }
-  if (i === stop && i > 0 && (sorted[i - 1] as string) > value) {
-    sorted.splice(upperBound(sorted, value), 0, value);
-    return;
-  }
-  // A few places back: moved by hand, as a splice costs more than the move itself.
-  sorted.push(value);
-  for (let k = n; k > i; k--) sorted[k] = sorted[k - 1] as string;
-  sorted[i] = value;
-}
-
-function removeSorted(sorted: string[], value: string): void {
-  const i = upperBound(sorted, value) - 1;
-  if (i >= 0 && sorted[i] === value) sorted.splice(i, 1);
 }
 
 /** A string of its own (not a slice of another): V8 keeps a sliced string's parent alive. */
