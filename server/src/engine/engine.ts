@@ -597,10 +597,13 @@ export class Engine implements CatalogObserver, PartitionOwner {
       progress.lastFireAt === undefined
     ) {
       // Nothing fired or counted yet, and nothing due for a while: an id and a few numbers.
+      // Looked up once: at a million schedules each look-up is a few cache misses.
       const previous = this.entries.get(record.id);
-      if (previous !== undefined) this.queue.delete(previous);
-      this.entries.delete(record.id);
-      this.checkpoints.delete(record.id);
+      if (previous !== undefined) {
+        this.queue.delete(previous);
+        this.entries.delete(record.id);
+        this.checkpoints.delete(record.id);
+      }
       this.cold.add({
         id: record.id,
         partition: record.partition,
