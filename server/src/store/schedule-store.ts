@@ -292,6 +292,13 @@ export class ScheduleStore {
 
 const encoder = new TextEncoder();
 
+interface QueuedPut {
+  readonly subject: string;
+  readonly value: Uint8Array;
+  readonly headers: MsgHdrs | undefined;
+  readonly pending: PendingPut;
+}
+
 interface PendingPut {
   readonly resolve: (revision: number) => void;
   readonly reject: (err: unknown) => void;
@@ -307,6 +314,7 @@ interface PendingPut {
  */
 class BucketPuts {
   private readonly replies: ReplyInbox<PendingPut>;
+  private queued: QueuedPut[] = [];
 
   constructor(nc: NatsConnection, timeoutMs: number) {
     this.replies = new ReplyInbox<PendingPut>(nc, timeoutMs, {
@@ -330,19 +338,33 @@ class BucketPuts {
 
   /** A put expecting `previousRevision` (0: a new key), or any revision when undefined. */
   put(subject: string, value: Uint8Array, previousRevision?: number): Promise<number> {
-    const h =
+    const headers =
       previousRevision === undefined
         ? undefined
         : previousRevision === 0
           ? NEW_KEY_HEADERS
           : expecting(previousRevision);
     return new Promise<number>((resolve, reject) => {
-      try {
-        this.replies.send(subject, value, h, { resolve, reject, sentAt: 0 });
-      } catch (err) {
-        reject(err);
-      }
+      this.queued.push({ subject, value, headers, pending: { resolve, reject, sentAt: 0 } });
+      if (this.queued.length === 1) setImmediate(() => this.sendQueued());
     });
+  }
+
+  /**
+   * Puts wait for the end of the event loop's turn and leave together: the client writes what
+   * one turn publishes to its socket at once, and a write per put (each unary create making
+   * one) was a tenth of Chime's time under load.
+   */
+  private sendQueued(): void {
+    const queued = this.queued;
+    this.queued = [];
+    for (const { subject, value, headers, pending } of queued) {
+      try {
+        this.replies.send(subject, value, headers, pending);
+      } catch (err) {
+        pending.reject(err);
+      }
+    }
   }
 }
 
