@@ -103,17 +103,20 @@ export class PartitionLeases {
     this.timer = setInterval(() => this.poke(), this.options.renewIntervalMs);
   }
 
-  /** The replica holding a partition's lease, as far as this one knows. */
   /**
    * Who holds the partition's lease now, read from the bucket: this replica's view of the
-   * leases can lag a hand-over by a few milliseconds.
+   * leases can lag a hand-over by a few milliseconds. Its own lease is answered from memory
+   * only while it is surely valid: one that lapsed unrenewed (a stalled event loop) may be
+   * another replica's already, before this one learns of it at its next renewal.
    */
   async currentHolderOf(partition: number): Promise<string | undefined> {
-    if (this.held.has(partition)) return this.options.replicaId;
+    const own = this.held.get(partition);
+    if (own !== undefined && own.validUntil > this.now()) return this.options.replicaId;
     const entry = await this.kv.get(LEASE + partition);
     return entry === null || entry.operation !== "PUT" ? undefined : entry.string();
   }
 
+  /** The replica holding a partition's lease, as far as this one knows. */
   holderOf(partition: number): string | undefined {
     if (this.held.has(partition)) return this.options.replicaId;
     const lease = this.seen.get(partition);
