@@ -183,16 +183,21 @@ export async function measureCeiling(natsUrl: string, count: number, window = 10
   }
 }
 
-/** A fire as the lateness consumer saw it: receipt and nominal time, in ms since the epoch. */
+/** A fire as the lateness consumer saw it, in ms since the epoch. */
 export interface Receipt {
   receivedAt: number;
   scheduledAt: number;
+  /** Chime-Fired-At: when Chime published it. */
+  firedAt: number;
+  /** When JetStream stored it (the message's stream timestamp). */
+  storedAt: number;
   subject: string;
 }
 
 /**
- * A JetStream consumer in the bench process, separate from Chime, recording for
- * each task message its receipt time and Chime-Scheduled-At.
+ * A JetStream consumer in the bench process, separate from Chime, recording for each task
+ * message its receipt time, Chime-Scheduled-At, Chime-Fired-At and the time JetStream stored
+ * it: what separates Chime's lateness from the store's and the delivery's.
  */
 export async function consumeFires(natsUrl: string, filter: string) {
   const nc = await connect({ servers: natsUrl });
@@ -206,22 +211,26 @@ export async function consumeFires(natsUrl: string, filter: string) {
       await sleep(50);
     }
   }
-  // A push consumer without acks, read by a callback subscription: the lightest JetStream
-  // consumer the client offers, so that the instrument takes as little of the machine as it can.
-  const receipts: Receipt[] = [];
-  const inbox = createInbox();
-  const subscription = nc.subscribe(inbox, {
-    callback: (err, m) => {
-      if (err !== null) return;
-      const receivedAt = Date.now();
-      const at = m.headers?.get("Chime-Scheduled-At") ?? "";
-      receipts.push({ receivedAt, scheduledAt: Date.parse(at), subject: m.subject });
-    },
-  });
-  const consumer = await jsm.consumers.add("CHIME_TASKS", {
-    deliver_subject: inbox,
+  // A push consumer without acks, read by a callback: the lightest JetStream consumer the
+  // client offers, so that the instrument takes as little of the machine as it can.
+  const { name } = await jsm.consumers.add("CHIME_TASKS", {
+    deliver_subject: createInbox(),
     ack_policy: AckPolicy.None,
     filter_subject: filter,
+  });
+  const consumer = await jetstream(nc).consumers.getPushConsumer("CHIME_TASKS", name);
+  const receipts: Receipt[] = [];
+  const messages = await consumer.consume({
+    callback: (m) => {
+      const receivedAt = Date.now();
+      receipts.push({
+        receivedAt,
+        scheduledAt: Date.parse(m.headers?.get("Chime-Scheduled-At") ?? ""),
+        firedAt: Date.parse(m.headers?.get("Chime-Fired-At") ?? ""),
+        storedAt: m.info.timestampNanos / 1e6,
+        subject: m.subject,
+      });
+    },
   });
   return {
     receipts,
@@ -234,8 +243,8 @@ export async function consumeFires(natsUrl: string, filter: string) {
       return true;
     },
     async stop(): Promise<void> {
-      subscription.unsubscribe();
-      await jsm.consumers.delete("CHIME_TASKS", consumer.name).catch(() => undefined);
+      messages.stop();
+      await jsm.consumers.delete("CHIME_TASKS", name).catch(() => undefined);
       await nc.close();
     },
   };
