@@ -90,9 +90,9 @@ export async function cpuMeter(pids: Record<string, number>) {
   const start = await read();
   const started = performance.now();
   return {
-    async stop(): Promise<Record<string, number>> {
+    /** `seconds`: the stretch to divide by, when the CPU used before it was nil. */
+    async stop(seconds = (performance.now() - started) / 1000): Promise<Record<string, number>> {
       const end = await read();
-      const seconds = (performance.now() - started) / 1000;
       const share: Record<string, number> = {};
       for (const name of Object.keys(pids)) {
         share[name] = round(((end[name] ?? 0) - (start[name] ?? 0)) / seconds, 2);

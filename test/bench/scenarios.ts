@@ -124,12 +124,15 @@ async function runBurst(
     const at = timestamp(T);
     await createBatches(n, { byTime: { subject: "tasks.bench.burst.x", payload: PAYLOAD, at } });
     const creationOverran = Date.now() > T;
-    await sleep(T - Date.now());
     const pids: Record<string, number> = { nats: nats.process?.pid ?? 0, bench: process.pid };
     for (const [i, p] of processes.entries()) pids[`chime${i + 1}`] = p.child.pid ?? 0;
+    // Read before T: once the fires flow, the consumer keeps the bench's event loop so busy
+    // that a reading started at T would complete only when the burst is nearly over.
+    await sleep(T - Date.now() - 200);
     const meter = await cpuMeter(pids);
+    await sleep(T - Date.now());
     const all = await consumer.waitForCount(n, 60_000 + n);
-    const cpu = await meter.stop();
+    const cpu = await meter.stop((Date.now() - T) / 1000);
     if (!all) throw new Error(`burst of ${n}: only ${consumer.receipts.length} fires arrived`);
     const receipts = consumer.receipts.slice(0, n);
     let last = 0;
