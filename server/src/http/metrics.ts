@@ -33,25 +33,6 @@ export const METRICS_PREFIX = "chime_";
 const LATENESS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 const RPC_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-/** A histogram child and a counter child of the same labels. */
-interface LabelledPair {
-  observe(seconds: number): void;
-  inc(): void;
-}
-
-function pairOf(
-  made: Map<string, LabelledPair>,
-  key: string,
-  make: () => LabelledPair,
-): LabelledPair {
-  let pair = made.get(key);
-  if (pair === undefined) {
-    pair = make();
-    made.set(key, pair);
-  }
-  return pair;
-}
-
 export function createMetrics(): ChimeMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: METRICS_PREFIX });
@@ -120,17 +101,18 @@ export function createMetrics(): ChimeMetrics {
     },
   });
 
-  // One pair of label children per method and code (and per trigger and result of a fire),
-  // made on first use: labelling anew on every call or fire (merging, validating and hashing
-  // label objects) cost more than counting.
-  const byMethodAndCode = new Map<string, LabelledPair>();
-  const byTriggerAndResult = new Map<string, LabelledPair>();
+  // One pair of label children per method and code, made on first use: labelling anew on
+  // every call (merging, validating and hashing label objects) cost more than counting.
+  const byMethodAndCode = new Map<string, { observe(seconds: number): void; inc(): void }>();
   const record = (method: string, code: string, seconds: number): void => {
-    const series = pairOf(byMethodAndCode, `${method} ${code}`, () => {
+    const key = `${method} ${code}`;
+    let series = byMethodAndCode.get(key);
+    if (series === undefined) {
       const latency = rpcLatency.labels({ method, code });
       const count = rpcs.labels({ method, code });
-      return { observe: (v) => latency.observe(v), inc: () => count.inc() };
-    });
+      series = { observe: (v) => latency.observe(v), inc: () => count.inc() };
+      byMethodAndCode.set(key, series);
+    }
     series.observe(seconds);
     series.inc();
   };
@@ -166,15 +148,14 @@ export function createMetrics(): ChimeMetrics {
     registry,
     engineHooks: {
       fired(report: FireReport) {
-        const { trigger } = report;
-        const result = report.ack.duplicate ? "duplicate" : "stored";
-        const series = pairOf(byTriggerAndResult, `${trigger} ${result}`, () => {
-          const count = fires.labels({ trigger, result });
-          const late = lateness.labels({ trigger });
-          return { observe: (v) => late.observe(v), inc: () => count.inc() };
+        fires.inc({
+          trigger: report.trigger,
+          result: report.ack.duplicate ? "duplicate" : "stored",
         });
-        series.inc();
-        series.observe(Math.max(0, report.ackedAt - report.nominal) / 1000);
+        lateness.observe(
+          { trigger: report.trigger },
+          Math.max(0, report.ackedAt - report.nominal) / 1000,
+        );
       },
     },
     publisherHooks: {
