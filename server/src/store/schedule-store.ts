@@ -196,10 +196,7 @@ export class ScheduleStore {
 
   async putWatermark(partition: number, watermark: Watermark): Promise<number> {
     // Written by the partition's owner only, ten times a second: no revision to expect.
-    return this.puts.put(
-      `$KV.${this.bucket}.${StoreKey.watermark(partition)}`,
-      encodeWatermark(watermark),
-    );
+    return this.put(StoreKey.watermark(partition), encodeWatermark(watermark));
   }
 
   /** The revision of the newest change in the bucket (0 when it is empty). */
@@ -269,8 +266,11 @@ export class ScheduleStore {
     }
   }
 
-  /** `kv.put(key, value, { previousSeq })`, through the bucket's own subject. */
-  private put(key: string, value: Uint8Array, previousRevision: number): Promise<number> {
+  /**
+   * `kv.put(key, value, { previousSeq })` through the bucket's own subject; without
+   * `previousRevision`, a put whatever the key's revision.
+   */
+  private put(key: string, value: Uint8Array, previousRevision?: number): Promise<number> {
     return this.puts.put(`$KV.${this.bucket}.${key}`, value, previousRevision);
   }
 
