@@ -338,12 +338,7 @@ class BucketPuts {
 
   /** A put expecting `previousRevision` (0: a new key), or any revision when undefined. */
   put(subject: string, value: Uint8Array, previousRevision?: number): Promise<number> {
-    const headers =
-      previousRevision === undefined
-        ? undefined
-        : previousRevision === 0
-          ? NEW_KEY_HEADERS
-          : expecting(previousRevision);
+    const headers = expecting(previousRevision);
     return new Promise<number>((resolve, reject) => {
       this.queued.push({ subject, value, headers, pending: { resolve, reject, sentAt: 0 } });
       if (this.queued.length === 1) setImmediate(() => this.sendQueued());
@@ -368,7 +363,10 @@ class BucketPuts {
   }
 }
 
-function expecting(revision: number): MsgHdrs {
+/** The headers of a put expecting `revision` (0: a new key); none for any revision. */
+function expecting(revision: number | undefined): MsgHdrs | undefined {
+  if (revision === undefined) return undefined;
+  if (revision === 0) return NEW_KEY_HEADERS;
   return new HeaderList([[EXPECTED_LAST_SUBJECT_SEQUENCE, String(revision)]]);
 }
 
