@@ -386,6 +386,8 @@ export async function capacity({ quick }: Sizes): Promise<void> {
     const createSeconds = (performance.now() - started) / 1000;
     await sleep(2_000);
     const bench = `capacity-${n}`;
+    const perSchedule = (metric: string, bytes: number, extra: object = {}): void =>
+      emit({ bench, metric, value: bytes / n, unit: "bytes", ...extra });
     const chimeRss = await rssBytes(chime.child.pid ?? 0);
     const natsRss = await rssBytes(natsPid);
     const disk = await dirBytes(stack.nats.storeDir);
@@ -395,26 +397,12 @@ export async function capacity({ quick }: Sizes): Promise<void> {
       value: n / createSeconds,
       unit: "creates/s",
     });
-    emit({
-      bench,
-      metric: "Chime RSS per schedule beyond baseline",
-      value: (chimeRss - chimeBase) / n,
-      unit: "bytes",
+    perSchedule("Chime RSS per schedule beyond baseline", chimeRss - chimeBase, {
       baselineMiB: chimeBase / 2 ** 20,
       rssMiB: chimeRss / 2 ** 20,
     });
-    emit({
-      bench,
-      metric: "nats-server RSS per schedule",
-      value: (natsRss - natsBase) / n,
-      unit: "bytes",
-    });
-    emit({
-      bench,
-      metric: "nats-server disk per schedule",
-      value: (disk - diskBase) / n,
-      unit: "bytes",
-    });
+    perSchedule("nats-server RSS per schedule", natsRss - natsBase);
+    perSchedule("nats-server disk per schedule", disk - diskBase);
 
     const listMs: number[] = [];
     let token = "";
@@ -451,11 +439,7 @@ export async function capacity({ quick }: Sizes): Promise<void> {
     emit({ bench, metric: "restart to firing on time", value: onTimeAt - restartAt, unit: "ms" });
     // The same schedules loaded from the store, without the garbage the creates left behind.
     const restartedRss = await rssBytes(chime.child.pid ?? 0);
-    emit({
-      bench,
-      metric: "Chime RSS per schedule beyond baseline, restarted",
-      value: (restartedRss - chimeBase) / n,
-      unit: "bytes",
+    perSchedule("Chime RSS per schedule beyond baseline, restarted", restartedRss - chimeBase, {
       rssMiB: restartedRss / 2 ** 20,
     });
   } finally {
