@@ -1,5 +1,6 @@
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import type { CronTrigger, IntervalTrigger, Schedule, TimeTrigger } from "@chime/sdk";
+import { WireReader } from "../wire-reader.js";
 
 const EMPTY = new Uint8Array(0);
 
@@ -140,119 +141,12 @@ export function decodeScheduleTiming(bytes: Uint8Array): Schedule {
   return schedule;
 }
 
-/** The seconds and nanos of a Timestamp or Duration message, read in place. */
-function seconds(reader: WireReader): { seconds: bigint; nanos: number } {
-  const messageEnd = reader.messageEnd();
-  let s = 0;
-  let nanos = 0;
-  while (reader.pos < messageEnd) {
-    const t = reader.uint32();
-    const f = t >>> 3;
-    if (f === 1) s = reader.int64();
-    else if (f === 2) nanos = reader.int32();
-    else reader.skip(t & 7);
-  }
-  return { seconds: BigInt(s), nanos };
-}
-
 function timestamp(reader: WireReader): Timestamp {
-  return { $typeName: "google.protobuf.Timestamp", ...seconds(reader) };
+  const { seconds, nanos } = reader.secondsAndNanos();
+  return { $typeName: "google.protobuf.Timestamp", seconds: BigInt(seconds), nanos };
 }
 
 function duration(reader: WireReader): Duration {
-  return { $typeName: "google.protobuf.Duration", ...seconds(reader) };
-}
-
-const utf8 = new TextDecoder();
-// A varint this long may exceed 2^53 (or be a negative number): decoded exactly, as a bigint.
-const EXACT_VARINT_BYTES = 7;
-
-/**
- * Protobuf wire reading in place: no reader, view or buffer per nested message (those made
- * most of the cost of admitting a million schedules).
- */
-class WireReader {
-  pos = 0;
-
-  constructor(private readonly buf: Uint8Array) {}
-
-  /** An unsigned varint as a number; exact below 2^53, which every field read here stays. */
-  varint(): number {
-    const buf = this.buf;
-    const start = this.pos;
-    let result = 0;
-    let scale = 1;
-    for (;;) {
-      const byte = buf[this.pos++];
-      if (byte === undefined) throw new RangeError("truncated varint");
-      result += (byte & 0x7f) * scale;
-      if (byte < 0x80) break;
-      scale *= 128;
-    }
-    return this.pos - start > EXACT_VARINT_BYTES ? Number(this.bigVarint(start)) : result;
-  }
-
-  uint32(): number {
-    return this.varint() % 2 ** 32;
-  }
-
-  int32(): number {
-    return this.uint32() | 0;
-  }
-
-  uint64(): number {
-    return this.varint();
-  }
-
-  /** An int64 as a number: negative values are ten-byte varints, read exactly. */
-  int64(): number {
-    const start = this.pos;
-    const value = this.varint();
-    if (this.pos - start <= EXACT_VARINT_BYTES) return value;
-    return Number(BigInt.asIntN(64, this.bigVarint(start)));
-  }
-
-  string(): string {
-    const end = this.messageEnd();
-    const text = utf8.decode(this.buf.subarray(this.pos, end));
-    this.pos = end;
-    return text;
-  }
-
-  /** Reads a length prefix; returns where the value it announces ends. */
-  messageEnd(): number {
-    const length = this.varint();
-    const end = this.pos + length;
-    if (end > this.buf.length) throw new RangeError("truncated message");
-    return end;
-  }
-
-  skip(wireType: number): void {
-    switch (wireType) {
-      case 0:
-        this.varint();
-        break;
-      case 1:
-        this.pos += 8;
-        break;
-      case 2:
-        this.pos = this.messageEnd();
-        break;
-      case 5:
-        this.pos += 4;
-        break;
-      default:
-        throw new RangeError(`unsupported wire type ${wireType}`);
-    }
-  }
-
-  private bigVarint(start: number): bigint {
-    let result = 0n;
-    let shift = 0n;
-    for (let i = start; i < this.pos; i++) {
-      result |= BigInt((this.buf[i] as number) & 0x7f) << shift;
-      shift += 7n;
-    }
-    return BigInt.asUintN(64, result);
-  }
+  const { seconds, nanos } = reader.secondsAndNanos();
+  return { $typeName: "google.protobuf.Duration", seconds: BigInt(seconds), nanos };
 }
