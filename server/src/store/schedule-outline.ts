@@ -1,0 +1,81 @@
+import { ScheduleSchema, TimeTriggerSchema } from "@chime/sdk";
+import { WireReader } from "../wire-reader.js";
+
+// Read off the wire, not decoded: both are asked of every schedule the catalog applies, a
+// million of them when a large store is loaded at start-up.
+
+/** What only a fire carries: the bulk of most stored schedules, and read by nothing else. */
+const PAYLOAD = ScheduleSchema.field.payload.number;
+const HEADERS = ScheduleSchema.field.headers.number;
+const TIME_TRIGGER = ScheduleSchema.field.time.number;
+const CRON_TRIGGER = ScheduleSchema.field.cron.number;
+const INTERVAL_TRIGGER = ScheduleSchema.field.interval.number;
+const RUN_IMMEDIATELY = ScheduleSchema.field.runImmediately.number;
+const TIME_TRIGGER_AT = TimeTriggerSchema.field.at.number;
+const WIRE_LENGTH_DELIMITED = 2;
+
+/**
+ * An encoded chime.v1.Schedule without its payload and headers, every other field as it was
+ * (copied as bytes). Returns the same array when neither is present.
+ */
+export function outlineOf(encoded: Uint8Array): Uint8Array {
+  const reader = new WireReader(encoded);
+  const kept: number[] = [];
+  let keptBytes = 0;
+  let runStart = 0;
+  while (reader.pos < encoded.length) {
+    const fieldStart = reader.pos;
+    const tag = reader.uint32();
+    const field = tag >>> 3;
+    reader.skip(tag & 7);
+    if (field !== PAYLOAD && field !== HEADERS) continue;
+    if (fieldStart > runStart) {
+      kept.push(runStart, fieldStart);
+      keptBytes += fieldStart - runStart;
+    }
+    runStart = reader.pos;
+  }
+  if (runStart === 0) return encoded;
+  kept.push(runStart, encoded.length);
+  keptBytes += encoded.length - runStart;
+  const outline = new Uint8Array(keptBytes);
+  let at = 0;
+  for (let i = 0; i < kept.length; i += 2) {
+    const part = encoded.subarray(kept[i], kept[i + 1]);
+    outline.set(part, at);
+    at += part.length;
+  }
+  return outline;
+}
+
+/**
+ * When an encoded schedule that fires once, at its `at`, is due (Unix ms); undefined for any
+ * other kind (a cron, an interval, a one-shot that also runs at once).
+ */
+export function plainOneShotAt(encoded: Uint8Array): number | undefined {
+  const reader = new WireReader(encoded);
+  let at: number | undefined;
+  while (reader.pos < encoded.length) {
+    const tag = reader.uint32();
+    const field = tag >>> 3;
+    if (field === CRON_TRIGGER || field === INTERVAL_TRIGGER) return undefined;
+    if (field === RUN_IMMEDIATELY && reader.varint() !== 0) return undefined;
+    if (field === TIME_TRIGGER && (tag & 7) === WIRE_LENGTH_DELIMITED) at = timeTriggerAt(reader);
+    else if (field !== RUN_IMMEDIATELY) reader.skip(tag & 7);
+  }
+  return at;
+}
+
+/** TimeTrigger.at of the TimeTrigger the reader is at, in Unix ms; reads past the message. */
+function timeTriggerAt(reader: WireReader): number | undefined {
+  const end = reader.messageEnd();
+  let at: number | undefined;
+  while (reader.pos < end) {
+    const tag = reader.uint32();
+    if (tag >>> 3 === TIME_TRIGGER_AT && (tag & 7) === WIRE_LENGTH_DELIMITED) {
+      const { seconds, nanos } = reader.secondsAndNanos();
+      at = seconds * 1000 + Math.floor(nanos / 1e6);
+    } else reader.skip(tag & 7);
+  }
+  return at;
+}
