@@ -53,6 +53,7 @@ export interface ChimeService {
   readonly address: { readonly host: string; readonly port: number };
   readonly natsUrl: string;
   readonly engine: Engine;
+  readonly catalog: Catalog;
   /** Stops taking requests, lets fires in flight land, records progress, and disconnects. */
   drain(): Promise<void>;
   /** Stops at once. */
@@ -112,7 +113,7 @@ export async function startChime(
       replicas: 1,
       timeoutMs: config.natsTimeoutMs,
     });
-    const catalog = new Catalog(store, log);
+    const catalog = new Catalog(store, log, config.coldHorizonMs);
     await catalog.start();
     cleanups.unshift(() => catalog.close());
 
@@ -129,6 +130,7 @@ export async function startChime(
       {
         misfireThresholdMs: config.misfireThresholdMs,
         checkpointIntervalMs: config.checkpointIntervalMs,
+        coldHorizonMs: config.coldHorizonMs,
         maxCatchupFires: config.maxCatchupFires,
       },
       log,
@@ -290,6 +292,7 @@ export async function startChime(
       address: listener.address,
       natsUrl: url,
       engine,
+      catalog,
       drain: () => stop(true),
       close: () => stop(false),
     };

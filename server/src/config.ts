@@ -24,6 +24,7 @@ export interface ChimeConfig {
   readonly maxCatchupFires: number;
   readonly publishWindow: number;
   readonly checkpointIntervalMs: number;
+  readonly coldHorizonMs: number;
   readonly leaseTtlMs: number;
   readonly leaseBucket: string;
   readonly natsTimeoutMs: number;
@@ -168,6 +169,13 @@ export const SETTINGS = {
     env: "CHIME_CHECKPOINT_INTERVAL",
     default: "100ms",
     description: "how often fire progress is written to the store, in one batch",
+  },
+  coldHorizon: {
+    flag: "--cold-horizon <duration>",
+    env: "CHIME_COLD_HORIZON",
+    default: "10m",
+    description:
+      "a one-shot due further ahead than this is held compactly, its payload and headers read back from the store as it comes within",
   },
   natsTimeout: {
     flag: "--nats-timeout <duration>",
@@ -431,6 +439,7 @@ export function resolveConfig(raw: RawSettings, isTerminal: boolean): ChimeConfi
     maxCatchupFires: integer("maxCatchupFires", required("maxCatchupFires"), 1, 100_000),
     publishWindow: integer("publishWindow", required("publishWindow"), 1, 65_536),
     checkpointIntervalMs: duration("checkpointInterval", required("checkpointInterval")),
+    coldHorizonMs: coldHorizon(duration("coldHorizon", required("coldHorizon"))),
     leaseTtlMs,
     leaseBucket: required("leaseBucket"),
     natsTimeoutMs: duration("natsTimeout", required("natsTimeout")),
@@ -540,6 +549,12 @@ function duration(name: SettingName, text: string): number {
       `${flagOf(name)}: must be a duration such as 250ms, 5s, 10m, 1h30m or 7d, not ${JSON.stringify(text)}`,
     );
   }
+  return ms;
+}
+
+function coldHorizon(ms: number): number {
+  // Within a second, a read of the store would race the fire it prepares.
+  if (ms < 1_000) throw new ConfigError("--cold-horizon: must be at least 1s");
   return ms;
 }
 

@@ -165,9 +165,10 @@ describe("with tokens", () => {
       });
       const stored = await store.get(store.partitionOf(created.scheduleId), created.scheduleId);
       if (stored === null) throw new Error("the schedule is not stored");
-      expect(stored.schedule.namespace).toBe("default");
-      stored.schedule.namespace = "";
-      await store.update(stored.schedule, stored.revision);
+      const schedule = stored.outline;
+      expect(schedule.namespace).toBe("default");
+      schedule.namespace = "";
+      await store.update(schedule, stored.revision);
     } finally {
       await nc.close();
     }

@@ -287,14 +287,14 @@ export class SchedulerApi {
       switch (draft.conflictPolicy) {
         case ConflictPolicy.FAIL:
           throw new AlreadyExistsError(
-            `name: a schedule named ${JSON.stringify(draft.name)} already exists (schedule_id ${existing.schedule.scheduleId})`,
+            `name: a schedule named ${JSON.stringify(draft.name)} already exists (schedule_id ${existing.id})`,
           );
         case ConflictPolicy.REPLACE: {
-          access.requireManage(existing.schedule);
+          access.requireManage(existing.outline);
           const replaced = await this.replace(existing, schedule, now);
           if (replaced === null) continue;
           return {
-            id: existing.schedule.scheduleId,
+            id: existing.id,
             revision: replaced,
             created: true,
             replaced: true,
@@ -302,7 +302,7 @@ export class SchedulerApi {
         }
         default:
           return {
-            id: existing.schedule.scheduleId,
+            id: existing.id,
             revision: existing.revision,
             created: false,
           };
@@ -379,7 +379,7 @@ export class SchedulerApi {
     draft: Schedule,
     now: number,
   ): Promise<number | null> {
-    const old = existing.schedule;
+    const old = existing.outline;
     const progress = this.progressOf(existing);
     const schedule = clone(ScheduleSchema, draft);
     schedule.scheduleId = old.scheduleId;
@@ -408,7 +408,7 @@ export class SchedulerApi {
       scheduleId: id,
       created: written.created,
       replaced: written.replaced ?? false,
-      schedule: this.view(record, DEFAULT_NEXT_FIRE_COUNT, stored),
+      schedule: await this.view(record, DEFAULT_NEXT_FIRE_COUNT, stored),
     });
   }
 
@@ -417,7 +417,7 @@ export class SchedulerApi {
     for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
       const record = this.find(target, access);
       if (record === undefined) return create(UnscheduleResponseSchema, { existed: false });
-      const { schedule } = record;
+      const schedule = record.outline;
       access.requireManage(schedule);
       try {
         const revision = await this.deps.store.delete(
@@ -458,7 +458,7 @@ export class SchedulerApi {
       throw new InvalidFieldError("recent_fire_count", `must be at most ${MAX_RECENT_FIRE_COUNT}`);
     }
     const record = this.mustFind(req.target, access);
-    const schedule = this.view(record, req.nextFireCount || DEFAULT_NEXT_FIRE_COUNT);
+    const schedule = await this.view(record, req.nextFireCount || DEFAULT_NEXT_FIRE_COUNT);
     // Only on request: reading the history back costs a few reads of the task stream.
     if (req.recentFireCount > 0)
       schedule.recentFires = await this.recentFires(schedule, req.recentFireCount);
@@ -494,28 +494,28 @@ export class SchedulerApi {
     const states = new Set(req.states);
     const labels = Object.entries(req.labels);
     const nameNeedle = req.nameContains.toLowerCase();
-    const page: Schedule[] = [];
+    const page: CatalogRecord[] = [];
     let more = false;
     for (const id of this.deps.catalog.idsAfter(after)) {
       const record = this.deps.catalog.get(id);
       if (record === undefined) continue;
-      const s = record.schedule;
+      const s = record.outline;
       if (!access.sees(namespaceOf(s))) continue;
       if (req.subjectPrefix !== "" && !s.subject.startsWith(req.subjectPrefix)) continue;
       if (labels.some(([k, v]) => s.labels[k] !== v)) continue;
       if (nameNeedle !== "" && !s.name.toLowerCase().includes(nameNeedle)) continue;
-      const view = states.size === 0 ? undefined : this.view(record, 0);
-      if (view !== undefined && !states.has(view.state)) continue;
+      if (states.size > 0 && !states.has(stateOf(this.progressOf(record, s).state))) continue;
       if (page.length === pageSize) {
         more = true;
         break;
       }
-      page.push(view ?? this.view(record, 0));
+      page.push(record);
     }
     const last = page[page.length - 1];
     return create(ListSchedulesResponseSchema, {
-      schedules: page,
-      nextPageToken: more && last !== undefined ? encodePageToken(last.scheduleId) : "",
+      // Shed records are read back from the store together, not one after another.
+      schedules: await Promise.all(page.map((record) => this.view(record, 0))),
+      nextPageToken: more && last !== undefined ? encodePageToken(last.id) : "",
     });
   }
 
@@ -558,15 +558,21 @@ export class SchedulerApi {
     this.requireNats();
     for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
       const record = this.mustFind(target, access);
-      access.requireManage(record.schedule);
-      const progress = this.progressOf(record);
-      const schedule = clone(ScheduleSchema, record.schedule);
+      access.requireManage(record.outline);
+      // Written back whole, so read whole: a shed record's payload comes from the store.
+      const schedule = await this.deps.catalog.schedule(record);
+      if (schedule === undefined) {
+        await this.catchUpWithStore();
+        continue;
+      }
+      const progress = this.progressOf(record, schedule);
       schedule.fireCount = BigInt(progress.fireCount);
       schedule.manualFireCount = BigInt(progress.manualFires);
       schedule.lastFireAt = timestampOf(progress.lastFireAt);
       schedule.progressAt = timestampOf(progress.progressAt);
       const now = this.now();
-      if (!change(schedule, progress, now)) return this.view(record, DEFAULT_NEXT_FIRE_COUNT);
+      if (!change(schedule, progress, now))
+        return this.view(record, DEFAULT_NEXT_FIRE_COUNT, schedule);
       schedule.updatedAt = timestampFromMs(now);
       try {
         const revision = await this.deps.store.update(schedule, record.revision);
@@ -576,7 +582,7 @@ export class SchedulerApi {
           { scheduleId: schedule.scheduleId, state: ScheduleState[schedule.state] },
           "state changed",
         );
-        return this.view(
+        return await this.view(
           this.mustFind({ case: "scheduleId", value: schedule.scheduleId }, access),
           DEFAULT_NEXT_FIRE_COUNT,
         );
@@ -591,8 +597,8 @@ export class SchedulerApi {
   private async trigger(target: Target, access: Access): Promise<TriggerScheduleResponse> {
     this.requireNats();
     const record = this.mustFind(target, access);
-    access.requireManage(record.schedule);
-    const { scheduleId, partition } = record.schedule;
+    access.requireManage(record.outline);
+    const { id: scheduleId, partition } = record;
     access.note(scheduleId);
     const owner = this.deps.ownership.holderOf(partition);
     if (owner === undefined) {
@@ -606,7 +612,7 @@ export class SchedulerApi {
           ? await this.deps.engine.trigger(scheduleId)
           : await this.deps.ownership.triggerAt(owner, scheduleId);
       return create(TriggerScheduleResponseSchema, {
-        scheduleId: record.schedule.scheduleId,
+        scheduleId,
         firedAt: timestampFromMs(fire.firedAt),
         messageId: fire.messageId,
         streamSequence: BigInt(fire.streamSequence),
@@ -624,11 +630,29 @@ export class SchedulerApi {
 
   /**
    * The schedule as clients see it: stored definition plus where it stands now. `decoded` is
-   * the record's schedule if the caller has it already (it is changed into the view); a
-   * catalog record decodes a fresh copy on every read, so that one needs no clone either.
+   * the record's complete schedule if the caller has it already (it is changed into the
+   * view); the catalog decodes a fresh copy on every read, so that one needs no clone either.
    */
-  private view(record: CatalogRecord, nextFireCount: number, decoded?: Schedule): Schedule {
-    const schedule = decoded ?? record.schedule;
+  private async view(
+    record: CatalogRecord,
+    nextFireCount: number,
+    decoded?: Schedule,
+  ): Promise<Schedule> {
+    if (decoded !== undefined) return this.viewOf(record, nextFireCount, decoded);
+    let current = record;
+    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+      const schedule = await this.deps.catalog.schedule(current);
+      if (schedule !== undefined) return this.viewOf(current, nextFireCount, schedule);
+      // Changed or deleted since it was found: the view is of the record as it is now.
+      await this.catchUpWithStore();
+      const newer = this.deps.catalog.get(record.id);
+      if (newer === undefined) throw this.notFound({ case: "scheduleId", value: record.id });
+      current = newer;
+    }
+    throw new RevisionConflictError(`schedule ${record.id}`);
+  }
+
+  private viewOf(record: CatalogRecord, nextFireCount: number, schedule: Schedule): Schedule {
     const progress = this.progressOf(record, schedule);
     schedule.state = stateOf(progress.state);
     schedule.fireCount = BigInt(progress.fireCount);
@@ -650,7 +674,7 @@ export class SchedulerApi {
   private progressOf(record: CatalogRecord, schedule?: Schedule): Progress {
     const live = this.deps.engine.progressOf(record.id);
     if (live !== undefined) return live;
-    const definition = schedule ?? record.schedule;
+    const definition = schedule ?? record.outline;
     const watermark = this.deps.catalog.watermark(definition.partition);
     const known = watermark !== undefined && record.revision <= watermark.revision;
     return deriveProgress(definition, planOf(definition), known ? watermark.dueAt : undefined);

@@ -15,10 +15,11 @@ import {
   fireMessageId,
   fireTemplateOf,
 } from "./fire-message.js";
-import type { FirePublisher } from "./fire-publisher.js";
+import type { FirePublisher, Publication } from "./fire-publisher.js";
 import { deriveProgress, type Progress, ProgressState, reachedMaxFires } from "./progress.js";
 import { dueOf, nextNominal, planOf, type SchedulePlan } from "./schedule-plan.js";
 import { decodeScheduleTiming } from "./schedule-timing.js";
+import { ShedTemplates } from "./shed-templates.js";
 import { type Timed, TimerQueue } from "./timer-queue.js";
 
 export interface EngineOptions {
@@ -28,6 +29,11 @@ export interface EngineOptions {
   readonly checkpointIntervalMs: number;
   /** The most fires one FIRE_ALL catch-up makes up. */
   readonly maxCatchupFires: number;
+  /**
+   * A plain one-shot due later than this waits among the cold schedules, not as an entry, its
+   * payload and headers shed from the catalog until it comes within.
+   */
+  readonly coldHorizonMs: number;
 }
 
 /** What the engine tells of one fire once JetStream has stored it. */
@@ -107,8 +113,6 @@ const MAX_TIMER_MS = 60_000;
 const ADMIT_SLICE_MS = 20;
 // A schedule admitted this close to its next fire keeps what it publishes ready.
 const HOT_HORIZON_MS = 60_000;
-// A plain one-shot due later than this waits among the cold schedules, not as an entry.
-const COLD_HORIZON_MS = 10 * 60_000;
 // How often cold schedules coming within the horizon become entries: far within it.
 const COLD_PROMOTION_INTERVAL_MS = 10_000;
 
@@ -153,6 +157,7 @@ export class Engine implements CatalogObserver, PartitionOwner {
   private running = false;
   private checkpointTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
+  private readonly shedTemplates: ShedTemplates;
 
   constructor(
     private readonly catalog: Catalog,
@@ -162,7 +167,9 @@ export class Engine implements CatalogObserver, PartitionOwner {
     private readonly log: Logger,
     private readonly hooks: EngineHooks = {},
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.shedTemplates = new ShedTemplates(catalog, log, () => this.running);
+  }
 
   /** Follows the catalog and starts firing the partitions it is handed. */
   start(): void {
@@ -170,7 +177,10 @@ export class Engine implements CatalogObserver, PartitionOwner {
     this.running = true;
     this.checkpointTimer = setInterval(() => void this.flush(), this.options.checkpointIntervalMs);
     this.checkpointTimer.unref();
-    this.promotionTimer = setInterval(() => this.promoteCold(), COLD_PROMOTION_INTERVAL_MS);
+    this.promotionTimer = setInterval(
+      () => this.promoteCold(),
+      Math.min(COLD_PROMOTION_INTERVAL_MS, this.options.coldHorizonMs / 4),
+    );
     this.promotionTimer.unref();
     this.pump();
   }
@@ -237,12 +247,13 @@ export class Engine implements CatalogObserver, PartitionOwner {
   async trigger(id: string): Promise<ManualFire> {
     this.warm(id);
     const entry = this.entries.get(id);
+    if (entry === undefined) throw new UnknownScheduleError(id);
+    const template = await this.templateOf(entry);
     const firedAt = this.now();
-    if (entry === undefined || !this.holds(entry.partition, firedAt))
+    if (template === undefined || !this.holds(entry.partition, firedAt))
       throw new UnknownScheduleError(id);
-    if (this.templateOf(entry) === undefined) throw new UnknownScheduleError(id);
     entry.manualFires++;
-    const ack = await this.publish(entry, firedAt, firedAt, FireTrigger.manual, firedAt);
+    const ack = await this.publish(entry, firedAt, firedAt, FireTrigger.manual, firedAt, template);
     this.checkpoints.add(id);
     return {
       firedAt,
@@ -591,7 +602,7 @@ export class Engine implements CatalogObserver, PartitionOwner {
       progress.state === ProgressState.active &&
       progress.nextDue !== undefined &&
       progress.nextNominal !== undefined &&
-      progress.nextDue - this.now() > COLD_HORIZON_MS &&
+      progress.nextDue - this.now() > this.options.coldHorizonMs &&
       progress.fireCount === 0 &&
       progress.manualFires === 0 &&
       progress.lastFireAt === undefined
@@ -638,12 +649,32 @@ export class Engine implements CatalogObserver, PartitionOwner {
       entry.lastFireAt = carried.lastFireAt;
       this.checkpoints.add(entry.id);
     }
-    // Due soon (a burst being set up, say): what it publishes is ready before it fires, rather
-    // than decoded from the catalog then, in the hot loop.
-    if (progress.nextDue !== undefined && progress.nextDue - this.now() < HOT_HORIZON_MS)
-      entry.template = ownTemplate(fireTemplateOf(record.schedule));
     this.entries.set(entry.id, entry);
     if (progress.nextDue !== undefined) this.queue.set(entry, progress.nextDue);
+    // Due soon (a burst being set up, say): what it publishes is ready before it fires, rather
+    // than decoded from the catalog then, in the hot loop. A shed record's is read back now.
+    if (progress.nextDue === undefined) return;
+    if (!record.complete) this.readTemplate(entry);
+    else if (progress.nextDue - this.now() < HOT_HORIZON_MS)
+      entry.template = ownTemplate(fireTemplateOf(record.outline));
+  }
+
+  /** Reads a shed schedule's template back into its entry, ahead of its fire. */
+  private readTemplate(entry: Entry): void {
+    this.shedTemplates.read(entry.id).then(
+      (template) => {
+        // Redefined, deleted or fired meanwhile: the template is no longer this entry's to keep.
+        if (
+          template === undefined ||
+          this.entries.get(entry.id) !== entry ||
+          entry.state !== ProgressState.active
+        )
+          return;
+        entry.template ??= ownTemplate(template);
+      },
+      // Stopped: nothing is fired any more.
+      () => undefined,
+    );
   }
 
   /** Whether the schedule is the engine's: an entry, or waiting cold. */
@@ -662,7 +693,7 @@ export class Engine implements CatalogObserver, PartitionOwner {
   /** Cold schedules coming within the horizon become entries, a slice of them at a time. */
   private promoteCold(): void {
     if (!this.running) return;
-    const horizon = this.now() + COLD_HORIZON_MS;
+    const horizon = this.now() + this.options.coldHorizonMs;
     const sliceStarted = performance.now();
     while (this.cold.earliestDue <= horizon) {
       const cold = this.cold.pop();
@@ -834,6 +865,8 @@ export class Engine implements CatalogObserver, PartitionOwner {
     if (next === null || plan === undefined) {
       entry.state = ProgressState.completed;
       entry.nextNominal = undefined;
+      // Nothing more to publish: a payload kept would stay in memory for good.
+      entry.template = undefined;
       return;
     }
     entry.nextNominal = next;
@@ -846,8 +879,9 @@ export class Engine implements CatalogObserver, PartitionOwner {
     due: Instant,
     trigger: FireTrigger,
     firedAt: Instant,
+    ready?: FireTemplate,
   ): Promise<PubAck> {
-    const template = this.templateOf(entry);
+    const template = ready ?? this.templateOf(entry);
     // Gone from the catalog: deleted, and the engine is told of it at once.
     if (template === undefined) return Promise.reject(new UnknownScheduleError(entry.id));
     entry.fireCount++;
@@ -859,7 +893,7 @@ export class Engine implements CatalogObserver, PartitionOwner {
       flight.partition,
       (this.inFlightByPartition.get(flight.partition) ?? 0) + 1,
     );
-    const promise = this.publisher.publish({
+    const publicationOf = (template: FireTemplate): Publication => ({
       subject: template.subject,
       payload: template.payload,
       headers: fireHeaders(template, nominal, firedAt, seq, trigger),
@@ -873,12 +907,22 @@ export class Engine implements CatalogObserver, PartitionOwner {
           headers.set("Chime-Trigger", FireTrigger.catchup);
       },
     });
+    // A shed schedule's template still being read back: the fire is in flight meanwhile (the
+    // watermark stays below it), and published once the read answers.
+    const promise =
+      template instanceof Promise
+        ? template.then((read) =>
+            read === undefined
+              ? Promise.reject(new UnknownScheduleError(entry.id))
+              : this.publisher.publish(publicationOf(read)),
+          )
+        : this.publisher.publish(publicationOf(template));
     promise.then(
       (ack) => {
         this.landed(flight);
         if (this.owned.has(flight.partition)) this.dirtyPartitions.add(flight.partition);
         this.hooks.fired?.({
-          scheduleId: template.scheduleId,
+          scheduleId: entry.id,
           trigger,
           nominal,
           firedAt,
@@ -888,8 +932,8 @@ export class Engine implements CatalogObserver, PartitionOwner {
         this.schedulePump();
       },
       () => {
-        // Only a stopped publisher gives up; the fire stays below the watermark, so
-        // whoever owns the partition next publishes it again.
+        // Only a stopped publisher (or engine) gives up, or the schedule is gone; the fire
+        // stays below the watermark, so whoever owns the partition next publishes it again.
         this.landed(flight);
       },
     );
@@ -948,25 +992,33 @@ export class Engine implements CatalogObserver, PartitionOwner {
     await Promise.all(writes);
   }
 
-  /** What the schedule's fires publish, from the catalog's record. */
-  private templateOf(entry: Entry): FireTemplate | undefined {
+  /**
+   * What the schedule's fires publish, from the catalog's record: read back from the store
+   * when the record is shed (the read did not land before the fire). Undefined: it is gone.
+   */
+  private templateOf(entry: Entry): FireTemplate | Promise<FireTemplate | undefined> | undefined {
     if (entry.template !== undefined) return entry.template;
     const record = this.catalog.get(entry.id);
     if (record === undefined) return undefined;
-    const template = fireTemplateOf(record.schedule);
+    if (!record.complete) return this.shedTemplates.read(entry.id);
+    const template = fireTemplateOf(record.outline);
     // A one-shot fires once: keeping its template would only hold its payload in memory.
     if (!entry.oneShot) entry.template = ownTemplate(template);
     return template;
   }
 
   private async checkpoint(entry: Entry): Promise<void> {
-    const schedule = this.catalog.get(entry.id)?.schedule;
-    if (schedule === undefined) return;
-    schedule.fireCount = BigInt(entry.fireCount);
-    schedule.manualFireCount = BigInt(entry.manualFires);
-    schedule.lastFireAt = timestampOf(entry.lastFireAt);
-    schedule.progressAt = timestampOf(entry.progressAt);
+    const record = this.catalog.get(entry.id);
+    if (record === undefined) return;
     try {
+      // Written back whole: a shed record's payload and headers are read back first.
+      const schedule = await this.catalog.schedule(record);
+      // Superseded: a newer definition carries progress of its own.
+      if (schedule === undefined) return;
+      schedule.fireCount = BigInt(entry.fireCount);
+      schedule.manualFireCount = BigInt(entry.manualFires);
+      schedule.lastFireAt = timestampOf(entry.lastFireAt);
+      schedule.progressAt = timestampOf(entry.progressAt);
       await this.store.update(schedule, entry.revision);
     } catch (err) {
       // A newer definition carries progress of its own: nothing to record.

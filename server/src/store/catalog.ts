@@ -2,6 +2,7 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { type Schedule, ScheduleSchema } from "@chime/sdk";
 import type { Logger } from "pino";
 import { NamespaceCounts } from "./namespace-counts.js";
+import { outlineOf, plainOneShotAt } from "./schedule-outline.js";
 import type { ScheduleStore, StoreChange } from "./schedule-store.js";
 import { SortedIds } from "./sorted-ids.js";
 import type { Watermark } from "./watermark.js";
@@ -15,11 +16,20 @@ export interface CatalogRecord {
   readonly id: string;
   readonly partition: number;
   readonly revision: number;
-  /** The stored definition, decoded afresh on every read: the caller may keep or change it. */
-  readonly schedule: Schedule;
+  /**
+   * False when the catalog has shed what only a fire carries (see `Catalog`): `outline` and
+   * `bytes()` then lack the payload and headers, and `Catalog.schedule()` reads them back.
+   */
+  readonly complete: boolean;
+  /**
+   * The stored definition, decoded afresh on every read (the caller may keep or change it);
+   * without payload and headers unless the record is complete.
+   */
+  readonly outline: Schedule;
   /**
    * The stored definition as protobuf bytes, for a decoder that needs only part of it; its
-   * schedule_id may be left out (the record's `id` is that).
+   * schedule_id may be left out (the record's `id` is that), and unless the record is
+   * complete, its payload and headers are.
    */
   bytes(): Uint8Array;
 }
@@ -48,7 +58,11 @@ class EncodedRecord implements CatalogRecord {
     ).toString("latin1");
   }
 
-  get schedule(): Schedule {
+  get complete(): boolean {
+    return true;
+  }
+
+  get outline(): Schedule {
     const schedule = fromBinary(ScheduleSchema, this.bytes());
     if (schedule.scheduleId === "") schedule.scheduleId = this.id;
     return schedule;
@@ -57,6 +71,17 @@ class EncodedRecord implements CatalogRecord {
   /** The stored definition, perhaps without its schedule_id (see the class). */
   bytes(): Uint8Array {
     return Buffer.from(this.encoded, "latin1");
+  }
+}
+
+/**
+ * A record whose payload and headers are left in the store: a plain one-shot due far ahead
+ * needs neither until it is about to fire, and the payload is most of a typical schedule.
+ * The kind is the class, so a complete record carries no flag for it.
+ */
+class ShedRecord extends EncodedRecord {
+  override get complete(): boolean {
+    return false;
   }
 }
 
@@ -81,6 +106,10 @@ export interface CatalogObserver {
  * The replica's view of the store: every schedule, name and watermark, kept current by one
  * watch. Reads (get by id or name, listing in id order) are served from memory; writers
  * wait for their own revision to arrive here so that a reply reflects what they wrote.
+ *
+ * A one-shot due further ahead than `shedBeyondMs` is held without its payload and headers
+ * (most of a typical schedule, and needed only to fire it): `schedule()` reads those back
+ * from the store, as the engine does when the one-shot comes within its horizon.
  */
 export class Catalog {
   private readonly records = new Map<string, EncodedRecord>();
@@ -98,6 +127,7 @@ export class Catalog {
   constructor(
     private readonly store: ScheduleStore,
     private readonly log: Logger,
+    private readonly shedBeyondMs = Number.POSITIVE_INFINITY,
   ) {}
 
   observe(observer: CatalogObserver): void {
@@ -128,6 +158,11 @@ export class Catalog {
     });
   }
 
+  /** Resolves once every change stored before the call has been applied. */
+  async caughtUp(): Promise<void> {
+    await this.waitForRevision(await this.store.lastRevision());
+  }
+
   /** How many schedules `namespace` holds, as far as this replica has applied. */
   countIn(namespace: string): number {
     return this.namespaceCounts.of(namespace);
@@ -139,6 +174,16 @@ export class Catalog {
 
   get(id: string): CatalogRecord | undefined {
     return this.records.get(id);
+  }
+
+  /**
+   * The complete stored definition of `record`, decoded afresh: from memory, or, for a shed
+   * record, read from the store. Undefined when the store holds that revision no longer (the
+   * schedule changed or went since): its newer record is the one to read.
+   */
+  async schedule(record: CatalogRecord): Promise<Schedule | undefined> {
+    if (record.complete) return record.outline;
+    return (await this.store.getAt(record.partition, record.id, record.revision)) ?? undefined;
   }
 
   /** The schedule a name of a namespace belongs to. */
@@ -223,7 +268,9 @@ export class Catalog {
       this.sortedIds.remove(id);
       this.namespaceCounts.removed(previous.bytes());
     } else {
-      const record = new EncodedRecord(id, partition, revision, encoded);
+      const record = this.sheds(encoded)
+        ? new ShedRecord(id, partition, revision, outlineOf(encoded))
+        : new EncodedRecord(id, partition, revision, encoded);
       next = record;
       this.records.set(id, record);
       if (previous === null) {
@@ -232,6 +279,12 @@ export class Catalog {
       }
     }
     for (const o of this.observers) o.scheduleChanged(id, next, previous);
+  }
+
+  private sheds(encoded: Uint8Array): boolean {
+    if (this.shedBeyondMs === Number.POSITIVE_INFINITY) return false;
+    const at = plainOneShotAt(encoded);
+    return at !== undefined && at - Date.now() > this.shedBeyondMs;
   }
 
   private releaseWaiters(): void {

@@ -57,8 +57,9 @@ export type StoreChange =
 export interface StoredSchedule {
   readonly id: string;
   readonly partition: number;
-  readonly schedule: Schedule;
   readonly revision: number;
+  readonly complete: true;
+  readonly outline: Schedule;
   bytes(): Uint8Array;
 }
 
@@ -159,8 +160,28 @@ export class ScheduleStore {
     const entry = await this.kv.get(StoreKey.schedule(partition, id));
     if (entry?.operation !== "PUT") return null;
     const { value } = entry;
-    const schedule = fromBinary(ScheduleSchema, value);
-    return { id, partition, schedule, revision: entry.revision, bytes: () => value };
+    return {
+      id,
+      partition,
+      revision: entry.revision,
+      complete: true,
+      get outline() {
+        return fromBinary(ScheduleSchema, value);
+      },
+      bytes: () => value,
+    };
+  }
+
+  /**
+   * The schedule as stored at `revision`; null when that is no longer its newest value (the
+   * bucket keeps one per key: a newer one, or a deletion, has replaced it).
+   */
+  async getAt(partition: number, id: string, revision: number): Promise<Schedule | null> {
+    const entry = await this.kv.get(StoreKey.schedule(partition, id), { revision });
+    if (entry?.operation !== "PUT" || entry.revision !== revision) return null;
+    const schedule = fromBinary(ScheduleSchema, entry.value);
+    if (schedule.scheduleId === "") schedule.scheduleId = id;
+    return schedule;
   }
 
   /** Takes a name of a namespace for an id; returns null when it is taken (see `readName`). */

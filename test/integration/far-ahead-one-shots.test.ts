@@ -1,0 +1,87 @@
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestChime, type TestChime } from "../harness/chime.js";
+import { startTestNats, type TestNats } from "../harness/nats-server.js";
+import { ofSchedule, recordTasks, type TaskRecorder } from "../harness/task-recorder.js";
+
+// One-shots due further ahead than this are held without payload and headers.
+const COLD_HORIZON_MS = 2_000;
+const payload = new Uint8Array(300).map((_, i) => i % 251);
+const headers = { "X-Tenant": "acme", "X-Trace": "t-1" };
+
+describe("a one-shot due beyond the cold horizon", () => {
+  let nats: TestNats;
+  let chime: TestChime;
+  let recorder: TaskRecorder;
+
+  beforeAll(async () => {
+    nats = await startTestNats();
+    chime = await startTestChime(nats.url, { coldHorizon: `${COLD_HORIZON_MS}ms` });
+    recorder = await recordTasks(nats.url);
+  });
+  afterAll(async () => {
+    await recorder?.stop();
+    await chime?.stop();
+    await nats?.stop();
+  });
+
+  const createDueIn = (ms: number, name: string) =>
+    chime.client.scheduleByTime({
+      subject: "tasks.far.ahead",
+      payload,
+      headers,
+      name,
+      contentType: "application/octet-stream",
+      when: { case: "at", value: timestampFromMs(Date.now() + ms) },
+    });
+
+  const isShed = (id: string): boolean => chime.service.catalog.get(id)?.complete === false;
+
+  it("is held without its payload, and answered with it", async () => {
+    const { scheduleId } = await createDueIn(3_600_000, "answered-whole");
+    expect(isShed(scheduleId)).toBe(true);
+    const got = await chime.client.getSchedule({
+      target: { case: "scheduleId", value: scheduleId },
+    });
+    expect(got.payload).toEqual(payload);
+    expect(got.headers).toEqual(headers);
+    expect(got.contentType).toBe("application/octet-stream");
+    const listed = await chime.client.listSchedules({ nameContains: "answered-whole" });
+    expect(listed.schedules.map((s) => s.payload)).toEqual([payload]);
+    expect(listed.schedules[0]?.headers).toEqual(headers);
+  });
+
+  it("keeps its payload through a pause and a resume, and fires with it", async () => {
+    const at = Date.now() + COLD_HORIZON_MS + 3_000;
+    const { scheduleId } = await chime.client.scheduleByTime({
+      subject: "tasks.far.ahead",
+      payload,
+      headers,
+      name: "paused-and-resumed",
+      when: { case: "at", value: timestampFromMs(at) },
+    });
+    const target = { case: "scheduleId", value: scheduleId } as const;
+    expect(isShed(scheduleId)).toBe(true);
+    await chime.client.pauseSchedule({ target });
+    await chime.client.resumeSchedule({ target });
+    // Written back whole, and shed again: still due beyond the horizon.
+    expect(isShed(scheduleId)).toBe(true);
+    expect((await chime.client.getSchedule({ target })).payload).toEqual(payload);
+    const [task] = await recorder.waitFor(ofSchedule(scheduleId), 1, 15_000);
+    expect(Buffer.from(task?.data ?? [])).toEqual(Buffer.from(payload));
+    expect(task?.headers).toMatchObject({
+      ...headers,
+      "Chime-Scheduled-At": new Date(at).toISOString(),
+      "Chime-Trigger": "schedule",
+    });
+  });
+
+  it("fires with its payload when triggered by hand", async () => {
+    const { scheduleId } = await createDueIn(3_600_000, "triggered-by-hand");
+    expect(isShed(scheduleId)).toBe(true);
+    await chime.client.triggerSchedule({ target: { case: "scheduleId", value: scheduleId } });
+    const [task] = await recorder.waitFor(ofSchedule(scheduleId));
+    expect(Buffer.from(task?.data ?? [])).toEqual(Buffer.from(payload));
+    expect(task?.headers).toMatchObject({ ...headers, "Chime-Trigger": "manual" });
+  });
+});
