@@ -37,6 +37,8 @@ const IN_FLIGHT = 64;
 const BATCH_ITEMS = 500;
 const BATCHES_IN_FLIGHT = 4;
 const HOUR = 3_600_000;
+// Long enough for V8's memory reducer, which starts some 30 s after the allocations stop.
+const RSS_SETTLE_MS = 40_000;
 
 /** 1. What this machine's JetStream accepts from a plain client. */
 export async function ceiling({ quick }: Sizes): Promise<void> {
@@ -403,6 +405,15 @@ export async function capacity({ quick }: Sizes): Promise<void> {
     });
     perSchedule("nats-server RSS per schedule", natsRss - natsBase);
     perSchedule("nats-server disk per schedule", disk - diskBase);
+    // V8 gives the heap the creates grew back to the system only once Chime has been idle for
+    // a while (its memory reducer): the figure a running service settles at.
+    await sleep(quick ? 1_000 : RSS_SETTLE_MS);
+    const settledRss = await rssBytes(chime.child.pid ?? 0);
+    perSchedule(
+      `Chime RSS per schedule beyond baseline, after ${quick ? 1 : RSS_SETTLE_MS / 1000} s idle`,
+      settledRss - chimeBase,
+      { rssMiB: settledRss / 2 ** 20 },
+    );
 
     const listMs: number[] = [];
     let token = "";
