@@ -17,49 +17,72 @@ export interface CatalogRecord {
   readonly partition: number;
   readonly revision: number;
   /**
-   * False when the catalog has shed what only a fire carries (see `Catalog`): `outline` and
-   * `bytes()` then lack the payload and headers, and `Catalog.schedule()` reads them back.
+   * False when the catalog holds only the schedule's outline (see `Catalog`): everything but
+   * what only a fire or a full view reads (payload, headers, content type, and when it was
+   * created, updated and paused). `Catalog.schedule()` reads the rest back.
    */
   readonly complete: boolean;
   /**
    * The stored definition, decoded afresh on every read (the caller may keep or change it);
-   * without payload and headers unless the record is complete.
+   * only its outline unless the record is complete.
    */
   readonly outline: Schedule;
   /**
    * The stored definition as protobuf bytes, for a decoder that needs only part of it; its
    * schedule_id may be left out (the record's `id` is that), and unless the record is
-   * complete, its payload and headers are.
+   * complete, all but its outline is.
    */
   bytes(): Uint8Array;
 }
 
 /**
- * A stored schedule as the catalog holds it: its protobuf bytes in a one-byte string (no
- * buffer object per record, and no decoded message with its nested objects), decoded only
+ * A stored schedule as the catalog holds it: one one-byte string (no object, buffer or
+ * decoded message per record) of a few header bytes and the protobuf bytes, decoded only
  * when read. A million schedules cost their encoded size plus a few words each. The id, which
- * the record keeps anyway, is left out of the bytes when it leads them (as an encoder writes
- * field 1) and put back on decoding.
+ * the catalog keys the string by anyway, is left out of the bytes when it leads them (as an
+ * encoder writes field 1) and put back on decoding.
+ *
+ * Header: partition (2 bytes), revision (6), whether complete (1), big-endian.
  */
-class EncodedRecord implements CatalogRecord {
-  private readonly encoded: string;
+type HeldRecord = string;
 
+const HEADER_BYTES = 9;
+
+function hold(
+  id: string,
+  partition: number,
+  revision: number,
+  complete: boolean,
+  encoded: Uint8Array,
+): HeldRecord {
+  const start = leadingIdLength(encoded, id);
+  const held = Buffer.allocUnsafe(HEADER_BYTES + encoded.length - start);
+  held.writeUInt16BE(partition, 0);
+  held.writeUIntBE(revision, 2, 6);
+  held[8] = complete ? 1 : 0;
+  held.set(encoded.subarray(start), HEADER_BYTES);
+  return held.toString("latin1");
+}
+
+/** A held record as readers see it: made on each read, and as short-lived. */
+class HeldRecordView implements CatalogRecord {
   constructor(
     readonly id: string,
-    readonly partition: number,
-    readonly revision: number,
-    bytes: Uint8Array,
-  ) {
-    const start = leadingIdLength(bytes, id);
-    this.encoded = Buffer.from(
-      bytes.buffer,
-      bytes.byteOffset + start,
-      bytes.byteLength - start,
-    ).toString("latin1");
+    private readonly held: HeldRecord,
+  ) {}
+
+  get partition(): number {
+    return (this.held.charCodeAt(0) << 8) | this.held.charCodeAt(1);
+  }
+
+  get revision(): number {
+    let revision = 0;
+    for (let i = 2; i < 8; i++) revision = revision * 256 + this.held.charCodeAt(i);
+    return revision;
   }
 
   get complete(): boolean {
-    return true;
+    return this.held.charCodeAt(8) === 1;
   }
 
   get outline(): Schedule {
@@ -68,20 +91,9 @@ class EncodedRecord implements CatalogRecord {
     return schedule;
   }
 
-  /** The stored definition, perhaps without its schedule_id (see the class). */
+  /** The stored definition, perhaps without its schedule_id (see `HeldRecord`). */
   bytes(): Uint8Array {
-    return Buffer.from(this.encoded, "latin1");
-  }
-}
-
-/**
- * A record whose payload and headers are left in the store: a plain one-shot due far ahead
- * needs neither until it is about to fire, and the payload is most of a typical schedule.
- * The kind is the class, so a complete record carries no flag for it.
- */
-class ShedRecord extends EncodedRecord {
-  override get complete(): boolean {
-    return false;
+    return Buffer.from(this.held, "latin1").subarray(HEADER_BYTES);
   }
 }
 
@@ -107,12 +119,13 @@ export interface CatalogObserver {
  * watch. Reads (get by id or name, listing in id order) are served from memory; writers
  * wait for their own revision to arrive here so that a reply reflects what they wrote.
  *
- * A one-shot due further ahead than `shedBeyondMs` is held without its payload and headers
- * (most of a typical schedule, and needed only to fire it): `schedule()` reads those back
- * from the store, as the engine does when the one-shot comes within its horizon.
+ * A one-shot due further ahead than `shedBeyondMs` is held as its outline, without payload
+ * and headers (most of a typical schedule, needed only to fire it) and what only a full view
+ * shows: `schedule()` reads the rest back from the store, as the engine does when the
+ * one-shot comes within its horizon.
  */
 export class Catalog {
-  private readonly records = new Map<string, EncodedRecord>();
+  private readonly records = new Map<string, HeldRecord>();
   private readonly names = new Map<string, NameEntry>();
   private readonly watermarks = new Map<number, Watermark>();
   private readonly sortedIds = new SortedIds();
@@ -173,7 +186,8 @@ export class Catalog {
   }
 
   get(id: string): CatalogRecord | undefined {
-    return this.records.get(id);
+    const held = this.records.get(id);
+    return held === undefined ? undefined : new HeldRecordView(id, held);
   }
 
   /**
@@ -196,7 +210,11 @@ export class Catalog {
   }
 
   all(): IterableIterator<CatalogRecord> {
-    return this.records.values();
+    return this.views();
+  }
+
+  private *views(): Generator<CatalogRecord, undefined, undefined> {
+    for (const [id, held] of this.records) yield new HeldRecordView(id, held);
   }
 
   /** Ids in ascending order starting after `afterId` (from the start when it is empty). */
@@ -257,10 +275,12 @@ export class Catalog {
     encoded: Uint8Array | null,
     revision: number,
   ): void {
-    const previous = this.records.get(key) ?? null;
-    // One copy of the id for the map, the record and the sorted list (the key parsed from the
-    // store key is a slice of a longer string, which would keep that alive).
-    const id = previous?.id ?? flatten(key);
+    // A copy of its own for the map, the sorted list and the observers (the key parsed from the
+    // store key is a slice of a longer string, which would keep that alive). On a change of a
+    // held schedule the map keeps the copy it was keyed by first.
+    const id = flatten(key);
+    const held = this.records.get(id);
+    const previous = held === undefined ? null : new HeldRecordView(id, held);
     let next: CatalogRecord | null = null;
     if (encoded === null) {
       if (previous === null) return;
@@ -268,10 +288,15 @@ export class Catalog {
       this.sortedIds.remove(id);
       this.namespaceCounts.removed(previous.bytes());
     } else {
-      const record = this.sheds(encoded)
-        ? new ShedRecord(id, partition, revision, outlineOf(encoded))
-        : new EncodedRecord(id, partition, revision, encoded);
-      next = record;
+      const complete = !this.sheds(encoded);
+      const record = hold(
+        id,
+        partition,
+        revision,
+        complete,
+        complete ? encoded : outlineOf(encoded),
+      );
+      next = new HeldRecordView(id, record);
       this.records.set(id, record);
       if (previous === null) {
         this.sortedIds.add(id);
