@@ -46,6 +46,8 @@ describe("a one-shot due beyond the cold horizon", () => {
     expect(got.payload).toEqual(payload);
     expect(got.headers).toEqual(headers);
     expect(got.contentType).toBe("application/octet-stream");
+    expect(got.createdAt).toBeDefined();
+    expect(got.updatedAt).toEqual(got.createdAt);
     const listed = await chime.client.listSchedules({ nameContains: "answered-whole" });
     expect(listed.schedules.map((s) => s.payload)).toEqual([payload]);
     expect(listed.schedules[0]?.headers).toEqual(headers);
@@ -62,7 +64,10 @@ describe("a one-shot due beyond the cold horizon", () => {
     });
     const target = { case: "scheduleId", value: scheduleId } as const;
     expect(isShed(scheduleId)).toBe(true);
-    await chime.client.pauseSchedule({ target });
+    const paused = await chime.client.pauseSchedule({ target });
+    expect(isShed(scheduleId)).toBe(true);
+    expect(paused.pausedAt).toBeDefined();
+    expect((await chime.client.getSchedule({ target })).pausedAt).toEqual(paused.pausedAt);
     await chime.client.resumeSchedule({ target });
     // Written back whole, and shed again: still due beyond the horizon.
     expect(isShed(scheduleId)).toBe(true);

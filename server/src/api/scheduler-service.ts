@@ -379,8 +379,10 @@ export class SchedulerApi {
     draft: Schedule,
     now: number,
   ): Promise<number | null> {
-    const old = existing.outline;
-    const progress = this.progressOf(existing);
+    // Its creation time is carried over: read whole, from the store if the record is shed.
+    const old = await this.deps.catalog.schedule(existing);
+    if (old === undefined) return null;
+    const progress = this.progressOf(existing, old);
     const schedule = clone(ScheduleSchema, draft);
     schedule.scheduleId = old.scheduleId;
     schedule.partition = old.partition;

@@ -22,14 +22,25 @@ const full = create(ScheduleSchema, {
   partition: 5,
   namespace: "acme",
   definedAt: timestampFromMs(1_700_000_000_000),
+  createdAt: timestampFromMs(1_700_000_000_000),
+  updatedAt: timestampFromMs(1_700_000_000_001),
+  pausedAt: timestampFromMs(1_700_000_000_002),
+  progressAt: timestampFromMs(1_700_000_000_003),
 });
 
 describe("outlineOf", () => {
-  it("leaves out the payload and headers and keeps every other field", () => {
+  it("leaves out what only a fire or a full view reads and keeps every other field", () => {
     const outline = fromBinary(ScheduleSchema, outlineOf(toBinary(ScheduleSchema, full)));
     expect(outline.payload).toHaveLength(0);
-    expect(outline.headers).toEqual({});
-    expect(outline).toEqual({ ...full, payload: new Uint8Array(0), headers: {} });
+    expect(outline).toEqual({
+      ...full,
+      payload: new Uint8Array(0),
+      headers: {},
+      contentType: "",
+      createdAt: undefined,
+      updatedAt: undefined,
+      pausedAt: undefined,
+    });
   });
 
   it("is much smaller than the schedule when the payload is most of it", () => {
@@ -38,7 +49,15 @@ describe("outlineOf", () => {
   });
 
   it("returns the bytes as they are when there is nothing to leave out", () => {
-    const encoded = toBinary(ScheduleSchema, { ...full, payload: new Uint8Array(0), headers: {} });
+    const encoded = toBinary(ScheduleSchema, {
+      ...full,
+      payload: new Uint8Array(0),
+      headers: {},
+      contentType: "",
+      createdAt: undefined,
+      updatedAt: undefined,
+      pausedAt: undefined,
+    });
     expect(outlineOf(encoded)).toBe(encoded);
   });
 

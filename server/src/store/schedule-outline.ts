@@ -4,9 +4,20 @@ import { WireReader } from "../wire-reader.js";
 // Read off the wire, not decoded: both are asked of every schedule the catalog applies, a
 // million of them when a large store is loaded at start-up.
 
-/** What only a fire carries: the bulk of most stored schedules, and read by nothing else. */
-const PAYLOAD = ScheduleSchema.field.payload.number;
-const HEADERS = ScheduleSchema.field.headers.number;
+/**
+ * What neither a timetable nor a listing's filters read, only a fire or a full view: the
+ * payload and headers (the bulk of most stored schedules), and the times it was changed.
+ */
+const LEFT_OUT: ReadonlySet<number> = new Set(
+  [
+    ScheduleSchema.field.payload,
+    ScheduleSchema.field.headers,
+    ScheduleSchema.field.contentType,
+    ScheduleSchema.field.createdAt,
+    ScheduleSchema.field.updatedAt,
+    ScheduleSchema.field.pausedAt,
+  ].map((field) => field.number),
+);
 const TIME_TRIGGER = ScheduleSchema.field.time.number;
 const CRON_TRIGGER = ScheduleSchema.field.cron.number;
 const INTERVAL_TRIGGER = ScheduleSchema.field.interval.number;
@@ -15,8 +26,8 @@ const TIME_TRIGGER_AT = TimeTriggerSchema.field.at.number;
 const WIRE_LENGTH_DELIMITED = 2;
 
 /**
- * An encoded chime.v1.Schedule without its payload and headers, every other field as it was
- * (copied as bytes). Returns the same array when neither is present.
+ * An encoded chime.v1.Schedule without what only a fire or a full view reads (see LEFT_OUT),
+ * every other field as it was (copied as bytes). Returns the same array when none is present.
  */
 export function outlineOf(encoded: Uint8Array): Uint8Array {
   const reader = new WireReader(encoded);
@@ -28,7 +39,7 @@ export function outlineOf(encoded: Uint8Array): Uint8Array {
     const tag = reader.uint32();
     const field = tag >>> 3;
     reader.skip(tag & 7);
-    if (field !== PAYLOAD && field !== HEADERS) continue;
+    if (!LEFT_OUT.has(field)) continue;
     if (fieldStart > runStart) {
       kept.push(runStart, fieldStart);
       keptBytes += fieldStart - runStart;
