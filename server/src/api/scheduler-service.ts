@@ -496,17 +496,22 @@ export class SchedulerApi {
     const states = new Set(req.states);
     const labels = Object.entries(req.labels);
     const nameNeedle = req.nameContains.toLowerCase();
+    const filtered =
+      req.subjectPrefix !== "" || labels.length > 0 || nameNeedle !== "" || states.size > 0;
     const page: CatalogRecord[] = [];
     let more = false;
     for (const id of this.deps.catalog.idsAfter(after)) {
       const record = this.deps.catalog.get(id);
       if (record === undefined) continue;
-      const s = record.outline;
-      if (!access.sees(namespaceOf(s))) continue;
-      if (req.subjectPrefix !== "" && !s.subject.startsWith(req.subjectPrefix)) continue;
-      if (labels.some(([k, v]) => s.labels[k] !== v)) continue;
-      if (nameNeedle !== "" && !s.name.toLowerCase().includes(nameNeedle)) continue;
-      if (states.size > 0 && !states.has(stateOf(this.progressOf(record, s).state))) continue;
+      // The namespace alone is read without decoding; the rest only when a filter asks.
+      if (!access.seesAllNamespaces && !access.sees(namespaceOfEncoded(record.bytes()))) continue;
+      if (filtered) {
+        const s = record.outline;
+        if (req.subjectPrefix !== "" && !s.subject.startsWith(req.subjectPrefix)) continue;
+        if (labels.some(([k, v]) => s.labels[k] !== v)) continue;
+        if (nameNeedle !== "" && !s.name.toLowerCase().includes(nameNeedle)) continue;
+        if (states.size > 0 && !states.has(stateOf(this.progressOf(record, s).state))) continue;
+      }
       if (page.length === pageSize) {
         more = true;
         break;
