@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { ColdSchedules } from "./cold-schedules.js";
 
 function schedule(id: string, due: number, partition = 0) {
-  return { id, partition, revision: due + 1, due, nominal: due - 5, progressAt: due - 10 };
+  return { id, partition, due };
 }
 
 describe("ColdSchedules", () => {

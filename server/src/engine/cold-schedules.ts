@@ -1,28 +1,27 @@
-/** A plain one-shot waiting for its fire, not yet fired: all the engine needs of it. */
+/**
+ * A plain one-shot waiting for its fire, not yet fired: what the engine orders and hands over
+ * by. The rest (its progress, what it publishes) is derived again from its catalog record,
+ * which cannot change while it is held here (a change takes it out).
+ */
 export interface ColdSchedule {
   readonly id: string;
   readonly partition: number;
-  readonly revision: number;
   readonly due: number;
-  readonly nominal: number;
-  readonly progressAt: number;
 }
 
 const INITIAL_CAPACITY = 1_024;
 
 /**
- * Schedules due beyond a horizon, held as an id and a few numbers in typed arrays, ordered by
- * due instant in a heap of slots: a million one-shots due tomorrow cost about a third of what
- * an engine entry (an object, its boxed numbers and a map entry) each would.
+ * Schedules due beyond a horizon, held as an id, a partition and a due instant in typed
+ * arrays, ordered by due instant in a heap of slots: a million one-shots due tomorrow cost a
+ * fraction of what an engine entry (an object, its boxed numbers and a map entry) each would.
  */
 export class ColdSchedules {
   private readonly slots = new Map<string, number>();
   private ids: (string | undefined)[] = [];
-  private partitions = new Int32Array(INITIAL_CAPACITY);
-  private revisions = new Float64Array(INITIAL_CAPACITY);
+  // At most 4096 partitions (--partitions).
+  private partitions = new Uint16Array(INITIAL_CAPACITY);
   private dues = new Float64Array(INITIAL_CAPACITY);
-  private nominals = new Float64Array(INITIAL_CAPACITY);
-  private progressAts = new Float64Array(INITIAL_CAPACITY);
   /** Slot → its place in the heap. */
   private heapIndex = new Int32Array(INITIAL_CAPACITY);
   /** Place in the heap → slot. */
@@ -50,10 +49,7 @@ export class ColdSchedules {
     if (slot >= this.dues.length) this.grow();
     this.ids[slot] = schedule.id;
     this.partitions[slot] = schedule.partition;
-    this.revisions[slot] = schedule.revision;
     this.dues[slot] = schedule.due;
-    this.nominals[slot] = schedule.nominal;
-    this.progressAts[slot] = schedule.progressAt;
     const place = this.slots.size;
     this.slots.set(schedule.id, slot);
     this.heap[place] = slot;
@@ -117,10 +113,7 @@ export class ColdSchedules {
     return {
       id,
       partition: this.partitions[slot] as number,
-      revision: this.revisions[slot] as number,
       due: this.dues[slot] as number,
-      nominal: this.nominals[slot] as number,
-      progressAt: this.progressAts[slot] as number,
     };
   }
 
@@ -184,17 +177,14 @@ export class ColdSchedules {
 
   private grow(): void {
     const capacity = this.dues.length * 2;
-    this.partitions = grown(this.partitions, new Int32Array(capacity));
-    this.revisions = grown(this.revisions, new Float64Array(capacity));
+    this.partitions = grown(this.partitions, new Uint16Array(capacity));
     this.dues = grown(this.dues, new Float64Array(capacity));
-    this.nominals = grown(this.nominals, new Float64Array(capacity));
-    this.progressAts = grown(this.progressAts, new Float64Array(capacity));
     this.heapIndex = grown(this.heapIndex, new Int32Array(capacity));
     this.heap = grown(this.heap, new Int32Array(capacity));
   }
 }
 
-function grown<T extends Int32Array | Float64Array>(from: T, to: T): T {
+function grown<T extends Uint16Array | Int32Array | Float64Array>(from: T, to: T): T {
   to.set(from);
   return to;
 }

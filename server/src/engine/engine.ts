@@ -197,17 +197,11 @@ export class Engine implements CatalogObserver, PartitionOwner {
   progressOf(id: string): Progress | undefined {
     const entry = this.entries.get(id);
     if (entry === undefined) {
-      const cold = this.cold.get(id);
-      if (cold === undefined) return undefined;
-      return {
-        state: ProgressState.active,
-        fireCount: 0,
-        manualFires: 0,
-        lastFireAt: undefined,
-        progressAt: cold.progressAt,
-        nextNominal: cold.nominal,
-        nextDue: cold.due,
-      };
+      if (!this.cold.has(id)) return undefined;
+      // Held cold, it is as its record says (a change of the record takes it out of there).
+      const record = this.catalog.get(id);
+      if (record === undefined) return undefined;
+      return this.derive(record, decodeScheduleTiming(record.bytes()))?.progress;
     }
     return {
       state: entry.state,
@@ -615,14 +609,7 @@ export class Engine implements CatalogObserver, PartitionOwner {
         this.entries.delete(record.id);
         this.checkpoints.delete(record.id);
       }
-      this.cold.add({
-        id: record.id,
-        partition: record.partition,
-        revision,
-        due: progress.nextDue,
-        nominal: progress.nextNominal,
-        progressAt: progress.progressAt,
-      });
+      this.cold.add({ id: record.id, partition: record.partition, due: progress.nextDue });
       return;
     }
     const entry: Entry = {
@@ -699,13 +686,8 @@ export class Engine implements CatalogObserver, PartitionOwner {
       const cold = this.cold.pop();
       if (cold === undefined) break;
       const record = this.catalog.get(cold.id);
-      // Changed or deleted since it went cold: that change was admitted on its own.
-      if (
-        record !== undefined &&
-        record.revision === cold.revision &&
-        this.owned.has(record.partition) &&
-        !this.entries.has(cold.id)
-      )
+      // Deleted since it went cold: a change takes it out of the cold ones, so it is the same.
+      if (record !== undefined && this.owned.has(record.partition) && !this.entries.has(cold.id))
         this.admit(record, decodeScheduleTiming(record.bytes()), undefined, false);
       if (performance.now() - sliceStarted >= ADMIT_SLICE_MS) {
         setImmediate(() => this.promoteCold());
