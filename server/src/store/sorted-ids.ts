@@ -25,8 +25,16 @@ export class SortedIds {
       return;
     }
     // Most ids are the newest yet: one comparison puts them in place.
-    const last = this.chunks[this.chunks.length - 1] as string[];
-    const c = id > (last[last.length - 1] as string) ? this.chunks.length - 1 : this.chunkFor(id);
+    const lastChunk = this.chunks.length - 1;
+    const last = this.chunks[lastChunk] as string[];
+    if (id > (last[last.length - 1] as string) && last.length >= MAX_CHUNK) {
+      // A full chunk that only ever grew at its end starts the next one, copied to its exact
+      // size: split in halves, chunks filled in id order would hold twice the slots they use.
+      this.chunks[lastChunk] = last.slice();
+      this.chunks.push([id]);
+      return;
+    }
+    const c = id > (last[last.length - 1] as string) ? lastChunk : this.chunkFor(id);
     const chunk = this.chunks[c] as string[];
     const i = upperBound(chunk, id);
     if (i === chunk.length) chunk.push(id);
