@@ -65,6 +65,20 @@ export async function rssBytes(pid: number): Promise<number> {
   return Number(kb) * 1024;
 }
 
+/**
+ * The lowest RSS of an idle process over `ms`: V8 gives back what a burst of allocations grew
+ * its heap to only once its memory reducer has run, some 30 s after they stop, and not at the
+ * same moment in every run.
+ */
+export async function settledRssBytes(pid: number, ms: number): Promise<number> {
+  let lowest = await rssBytes(pid);
+  for (const end = Date.now() + ms; Date.now() < end; ) {
+    await sleep(1_000);
+    lowest = Math.min(lowest, await rssBytes(pid));
+  }
+  return lowest;
+}
+
 /** CPU time (user + system) a process has used so far, in seconds, from /proc/<pid>/stat. */
 export async function cpuSeconds(pid: number): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, "utf8");
