@@ -418,8 +418,8 @@ function trackConnection(
 /** Schedules this replica fires, by progress; the others as `not_owned`. */
 function schedulesByState(catalog: Catalog, engine: Engine): Map<string, number> {
   const counts = new Map<string, number>();
-  for (const record of catalog.all()) {
-    const state = engine.progressOf(record.id)?.state ?? "not_owned";
+  for (const id of catalog.ids()) {
+    const state = engine.stateOf(id) ?? "not_owned";
     counts.set(state, (counts.get(state) ?? 0) + 1);
   }
   return counts;

@@ -214,6 +214,14 @@ export class Engine implements CatalogObserver, PartitionOwner {
     };
   }
 
+  /** Where a schedule stands, without deriving the rest of its progress; undefined: not held. */
+  stateOf(id: string): ProgressState | undefined {
+    const entry = this.entries.get(id);
+    if (entry !== undefined) return entry.state;
+    // Held cold only while active and not yet fired.
+    return this.cold.has(id) ? ProgressState.active : undefined;
+  }
+
   /** The next `count` due instants of an active schedule. */
   upcoming(id: string, count: number): Instant[] {
     const cold = this.cold.get(id);

@@ -213,6 +213,11 @@ export class Catalog {
     return this.views();
   }
 
+  /** Every id, in no particular order: no record view made for each. */
+  ids(): IterableIterator<string> {
+    return this.records.keys();
+  }
+
   private *views(): Generator<CatalogRecord, undefined, undefined> {
     for (const [id, held] of this.records) yield new HeldRecordView(id, held);
   }
