@@ -883,20 +883,6 @@ export class Engine implements CatalogObserver, PartitionOwner {
       flight.partition,
       (this.inFlightByPartition.get(flight.partition) ?? 0) + 1,
     );
-    const publicationOf = (template: FireTemplate): Publication => ({
-      subject: template.subject,
-      payload: template.payload,
-      headers: fireHeaders(template, nominal, firedAt, seq, trigger),
-      messageId: fireMessageId(template.scheduleId, nominal),
-      // Chime-Fired-At says when the message was really published, also after retries; a
-      // fire held up past the misfire threshold (NATS away) arrives as the made-up fire it is.
-      beforeRetry: (headers) => {
-        const now = this.now();
-        headers.set("Chime-Fired-At", rfc3339(now));
-        if (trigger === FireTrigger.schedule && now - due > this.options.misfireThresholdMs)
-          headers.set("Chime-Trigger", FireTrigger.catchup);
-      },
-    });
     // A shed schedule's template still being read back: the fire is in flight meanwhile (the
     // watermark stays below it), and published once the read answers.
     const promise =
@@ -904,9 +890,9 @@ export class Engine implements CatalogObserver, PartitionOwner {
         ? template.then((read) =>
             read === undefined
               ? Promise.reject(new UnknownScheduleError(entry.id))
-              : this.publisher.publish(publicationOf(read)),
+              : this.publisher.publish(this.publication(read, nominal, due, trigger, firedAt, seq)),
           )
-        : this.publisher.publish(publicationOf(template));
+        : this.publisher.publish(this.publication(template, nominal, due, trigger, firedAt, seq));
     promise.then(
       (ack) => {
         this.landed(flight);
@@ -922,12 +908,36 @@ export class Engine implements CatalogObserver, PartitionOwner {
         this.schedulePump();
       },
       () => {
-        // Only a stopped publisher (or engine) gives up, or the schedule is gone; the fire
-        // stays below the watermark, so whoever owns the partition next publishes it again.
+        // Only a stopped publisher or engine gives up (the fire stays below the watermark, so
+        // whoever owns the partition next publishes it again), or the schedule is gone.
         this.landed(flight);
       },
     );
     return promise;
+  }
+
+  private publication(
+    template: FireTemplate,
+    nominal: Instant,
+    due: Instant,
+    trigger: FireTrigger,
+    firedAt: Instant,
+    seq: number,
+  ): Publication {
+    return {
+      subject: template.subject,
+      payload: template.payload,
+      headers: fireHeaders(template, nominal, firedAt, seq, trigger),
+      messageId: fireMessageId(template.scheduleId, nominal),
+      // Chime-Fired-At says when the message was really published, also after retries; a
+      // fire held up past the misfire threshold (NATS away) arrives as the made-up fire it is.
+      beforeRetry: (headers) => {
+        const now = this.now();
+        headers.set("Chime-Fired-At", rfc3339(now));
+        if (trigger === FireTrigger.schedule && now - due > this.options.misfireThresholdMs)
+          headers.set("Chime-Trigger", FireTrigger.catchup);
+      },
+    };
   }
 
   private landed(flight: InFlight): void {
