@@ -1,3 +1,5 @@
+import { IdSlotTable } from "./id-slot-table.js";
+
 /**
  * A plain one-shot waiting for its fire, not yet fired: what the engine orders and hands over
  * by. The rest (its progress, what it publishes) is derived again from its catalog record,
@@ -17,7 +19,7 @@ const INITIAL_CAPACITY = 1_024;
  * fraction of what an engine entry (an object, its boxed numbers and a map entry) each would.
  */
 export class ColdSchedules {
-  private readonly slots = new Map<string, number>();
+  private readonly slots = new IdSlotTable((slot) => this.ids[slot]);
   private ids: (string | undefined)[] = [];
   // At most 4096 partitions (--partitions).
   private partitions = new Uint16Array(INITIAL_CAPACITY);

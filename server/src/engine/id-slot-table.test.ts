@@ -1,0 +1,40 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { IdSlotTable } from "./id-slot-table.js";
+
+describe("IdSlotTable", () => {
+  it("answers as a Map would through any sets and deletes, past its first size", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 4_000 }), fc.boolean()), { maxLength: 6_000 }),
+        (ops) => {
+          // The caller's arrays: slot → id, as ColdSchedules keeps them.
+          const ids: (string | undefined)[] = [];
+          const table = new IdSlotTable((slot) => ids[slot]);
+          const model = new Map<string, number>();
+          for (const [key, add] of ops) {
+            const id = `01J${key.toString(32).padStart(6, "0")}`;
+            if (add) {
+              const slot = model.get(id) ?? ids.length;
+              ids[slot] = id;
+              table.set(id, slot);
+              model.set(id, slot);
+            } else {
+              expect(table.delete(id)).toBe(model.get(id));
+              const slot = model.get(id);
+              if (slot !== undefined) ids[slot] = undefined;
+              model.delete(id);
+            }
+          }
+          expect(table.size).toBe(model.size);
+          for (let key = 0; key <= 4_000; key++) {
+            const id = `01J${key.toString(32).padStart(6, "0")}`;
+            expect(table.get(id)).toBe(model.get(id));
+            expect(table.has(id)).toBe(model.has(id));
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+});

@@ -1,0 +1,94 @@
+const INITIAL_TABLE_SIZE = 2_048;
+
+/**
+ * Which slot of a caller's arrays holds each id: a Map<string, number> in one Int32Array
+ * (open addressing, linear probing, at most half full). The ids themselves stay in the
+ * caller's arrays, read back through `idOf`. At a million ids a Map costs about 29 bytes each
+ * on the heap, this table 8 outside it.
+ */
+export class IdSlotTable {
+  /** Slot + 1 at each place; 0: empty. */
+  private table = new Int32Array(INITIAL_TABLE_SIZE);
+  private count = 0;
+
+  /** `idOf(slot)` is the id the slot holds, for as long as the slot is in the table. */
+  constructor(private readonly idOf: (slot: number) => string | undefined) {}
+
+  get size(): number {
+    return this.count;
+  }
+
+  get(id: string): number | undefined {
+    const place = this.placeOf(id);
+    const entry = this.table[place] as number;
+    return entry === 0 ? undefined : entry - 1;
+  }
+
+  has(id: string): boolean {
+    return this.table[this.placeOf(id)] !== 0;
+  }
+
+  /** Holds `slot` for `id`, instead of any slot it held. */
+  set(id: string, slot: number): void {
+    const place = this.placeOf(id);
+    if (this.table[place] === 0) this.count++;
+    this.table[place] = slot + 1;
+    if (this.count * 2 > this.table.length) this.grow();
+  }
+
+  /** Removes `id`; returns the slot it held. */
+  delete(id: string): number | undefined {
+    const { table } = this;
+    const mask = table.length - 1;
+    let hole = this.placeOf(id);
+    const entry = table[hole] as number;
+    if (entry === 0) return undefined;
+    this.count--;
+    // Backward-shift deletion: later entries of the same run move into the hole when their
+    // home place lies cyclically outside (hole, here], so no lookup passes an empty place early.
+    for (let here = (hole + 1) & mask; table[here] !== 0; here = (here + 1) & mask) {
+      const home = hashOf(this.idAt(here)) & mask;
+      const stays = hole <= here ? hole < home && home <= here : hole < home || home <= here;
+      if (stays) continue;
+      table[hole] = table[here] as number;
+      hole = here;
+    }
+    table[hole] = 0;
+    return entry - 1;
+  }
+
+  /** Where `id` is, or the empty place where it would go. */
+  private placeOf(id: string): number {
+    const { table } = this;
+    const mask = table.length - 1;
+    let place = hashOf(id) & mask;
+    for (;;) {
+      const entry = table[place] as number;
+      if (entry === 0 || this.idOf(entry - 1) === id) return place;
+      place = (place + 1) & mask;
+    }
+  }
+
+  private idAt(place: number): string {
+    return this.idOf((this.table[place] as number) - 1) as string;
+  }
+
+  private grow(): void {
+    const old = this.table;
+    this.table = new Int32Array(old.length * 2);
+    const mask = this.table.length - 1;
+    for (const entry of old) {
+      if (entry === 0) continue;
+      let place = hashOf(this.idOf(entry - 1) as string) & mask;
+      while (this.table[place] !== 0) place = (place + 1) & mask;
+      this.table[place] = entry;
+    }
+  }
+}
+
+/** FNV-1a over the UTF-16 code units: ids are short, and spread well by it. */
+function hashOf(id: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) hash = Math.imul(hash ^ id.charCodeAt(i), 0x01000193);
+  return hash >>> 0;
+}
