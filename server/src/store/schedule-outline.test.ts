@@ -8,6 +8,8 @@ import {
   TimeTriggerSchema,
 } from "@chime/sdk";
 import { describe, expect, it } from "vitest";
+import { deriveProgress } from "../engine/progress.js";
+import { planOf } from "../engine/schedule-plan.js";
 import { outlineOf, plainOneShotAt } from "./schedule-outline.js";
 
 const full = create(ScheduleSchema, {
@@ -41,6 +43,22 @@ describe("outlineOf", () => {
       updatedAt: undefined,
       pausedAt: undefined,
     });
+  });
+
+  it("leaves out a progress_at that says no more than its absence, and keeps any other", () => {
+    const fresh = clone(ScheduleSchema, full);
+    fresh.definedAt = timestampFromMs(1_700_000_000_000);
+    fresh.progressAt = timestampFromMs(1_699_999_999_999);
+    const outline = fromBinary(ScheduleSchema, outlineOf(toBinary(ScheduleSchema, fresh)));
+    expect(outline.progressAt).toBeUndefined();
+    // Read as its absence is read: the same progress from the outline as from the schedule.
+    expect(deriveProgress(outline, planOf(outline), undefined)).toEqual(
+      deriveProgress(fresh, planOf(fresh), undefined),
+    );
+    fresh.progressAt = timestampFromMs(1_699_999_999_998);
+    expect(
+      fromBinary(ScheduleSchema, outlineOf(toBinary(ScheduleSchema, fresh))).progressAt,
+    ).toEqual(fresh.progressAt);
   });
 
   it("is much smaller than the schedule when the payload is most of it", () => {

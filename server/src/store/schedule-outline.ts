@@ -18,6 +18,8 @@ const LEFT_OUT: ReadonlySet<number> = new Set(
     ScheduleSchema.field.pausedAt,
   ].map((field) => field.number),
 );
+const PROGRESS_AT = ScheduleSchema.field.progressAt.number;
+const DEFINED_AT = ScheduleSchema.field.definedAt.number;
 const TIME_TRIGGER = ScheduleSchema.field.time.number;
 const CRON_TRIGGER = ScheduleSchema.field.cron.number;
 const INTERVAL_TRIGGER = ScheduleSchema.field.interval.number;
@@ -27,9 +29,12 @@ const WIRE_LENGTH_DELIMITED = 2;
 
 /**
  * An encoded chime.v1.Schedule without what only a fire or a full view reads (see LEFT_OUT),
- * every other field as it was (copied as bytes). Returns the same array when none is present.
+ * and without a progress_at that says no more than its absence would (see
+ * `progressSaysNothing`), every other field as it was (copied as bytes). Returns the same
+ * array when none is present.
  */
 export function outlineOf(encoded: Uint8Array): Uint8Array {
+  const leaveProgress = progressSaysNothing(encoded);
   const reader = new WireReader(encoded);
   const kept: number[] = [];
   let keptBytes = 0;
@@ -39,7 +44,7 @@ export function outlineOf(encoded: Uint8Array): Uint8Array {
     const tag = reader.uint32();
     const field = tag >>> 3;
     reader.skip(tag & 7);
-    if (!LEFT_OUT.has(field)) continue;
+    if (!LEFT_OUT.has(field) && !(field === PROGRESS_AT && leaveProgress)) continue;
     if (fieldStart > runStart) {
       kept.push(runStart, fieldStart);
       keptBytes += fieldStart - runStart;
@@ -57,6 +62,31 @@ export function outlineOf(encoded: Uint8Array): Uint8Array {
     at += part.length;
   }
   return outline;
+}
+
+/**
+ * Whether progress_at is one millisecond before defined_at, the value read in its absence
+ * (progress.ts, `deriveProgress`): what a schedule not yet fired and defined with a due time
+ * still ahead is stored with. Compared in milliseconds, as everything that reads it does.
+ */
+function progressSaysNothing(encoded: Uint8Array): boolean {
+  const reader = new WireReader(encoded);
+  let progressAt: number | undefined;
+  let definedAt: number | undefined;
+  while (reader.pos < encoded.length) {
+    const tag = reader.uint32();
+    const field = tag >>> 3;
+    const lengthDelimited = (tag & 7) === WIRE_LENGTH_DELIMITED;
+    if (field === PROGRESS_AT && lengthDelimited) progressAt = msOf(reader.secondsAndNanos());
+    else if (field === DEFINED_AT && lengthDelimited) definedAt = msOf(reader.secondsAndNanos());
+    else reader.skip(tag & 7);
+  }
+  return progressAt !== undefined && definedAt !== undefined && progressAt === definedAt - 1;
+}
+
+/** Milliseconds as protobuf-es's `timestampMs` reckons them. */
+function msOf({ seconds, nanos }: { seconds: number; nanos: number }): number {
+  return seconds * 1000 + Math.round(nanos / 1e6);
 }
 
 /**
@@ -84,8 +114,7 @@ function timeTriggerAt(reader: WireReader): number | undefined {
   while (reader.pos < end) {
     const tag = reader.uint32();
     if (tag >>> 3 === TIME_TRIGGER_AT && (tag & 7) === WIRE_LENGTH_DELIMITED) {
-      const { seconds, nanos } = reader.secondsAndNanos();
-      at = seconds * 1000 + Math.floor(nanos / 1e6);
+      at = msOf(reader.secondsAndNanos());
     } else reader.skip(tag & 7);
   }
   return at;
