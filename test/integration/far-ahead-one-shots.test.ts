@@ -81,6 +81,21 @@ describe("a one-shot due beyond the cold horizon", () => {
     });
   });
 
+  it("reads back a revision the store still holds, and nothing for one it has replaced", async () => {
+    const { scheduleId } = await createDueIn(3_600_000, "read-back-revisions");
+    const before = chime.service.catalog.get(scheduleId);
+    if (before === undefined) throw new Error("not in the catalog");
+    const bytesOf = (read: { payload: Uint8Array } | undefined) => Buffer.from(read?.payload ?? []);
+    expect(bytesOf(await chime.service.catalog.schedule(before))).toEqual(Buffer.from(payload));
+    await chime.client.pauseSchedule({ target: { case: "scheduleId", value: scheduleId } });
+    // The bucket keeps one value per key: the paused one replaced the revision read before.
+    expect(await chime.service.catalog.schedule(before)).toBeUndefined();
+    const after = chime.service.catalog.get(scheduleId);
+    if (after === undefined) throw new Error("not in the catalog");
+    expect(after.revision).toBeGreaterThan(before.revision);
+    expect(bytesOf(await chime.service.catalog.schedule(after))).toEqual(Buffer.from(payload));
+  });
+
   it("fires with its payload when triggered by hand", async () => {
     const { scheduleId } = await createDueIn(3_600_000, "triggered-by-hand");
     expect(isShed(scheduleId)).toBe(true);
