@@ -16,6 +16,8 @@ export class ShedTemplates {
   /** Reads waiting for a slot, from `head` on (a promotion can queue a hundred thousand). */
   private waiting: (() => void)[] = [];
   private head = 0;
+  /** Reads under way, by schedule id: one read serves every caller that wants it meanwhile. */
+  private readonly pending = new Map<string, Promise<FireTemplate | undefined>>();
 
   constructor(
     private readonly catalog: Catalog,
@@ -28,7 +30,16 @@ export class ShedTemplates {
    * The template of the schedule as the catalog holds it when the read answers (a record
    * changed meanwhile is read as it is now); undefined once it is gone.
    */
-  async read(id: string): Promise<FireTemplate | undefined> {
+  read(id: string): Promise<FireTemplate | undefined> {
+    // A promotion's read still under way when the fire (or a manual trigger) wants the same.
+    const pending = this.pending.get(id);
+    if (pending !== undefined) return pending;
+    const read = this.readOnce(id).finally(() => this.pending.delete(id));
+    this.pending.set(id, read);
+    return read;
+  }
+
+  private async readOnce(id: string): Promise<FireTemplate | undefined> {
     await this.slot();
     try {
       for (let failures = 0; ; ) {
