@@ -33,7 +33,6 @@ import {
   type NatsServerProcess,
   startNatsServer,
 } from "./nats/nats-server-process.js";
-import { encodeProtobufStringsWithBuffer } from "./proto-text-encoding.js";
 import { Catalog } from "./store/catalog.js";
 import { ScheduleStore } from "./store/schedule-store.js";
 
@@ -70,7 +69,6 @@ export async function startChime(
   log: Logger,
   hooks: EngineHooks = {},
 ): Promise<ChimeService> {
-  encodeProtobufStringsWithBuffer();
   const cleanups: (() => Promise<void>)[] = [];
   const metrics = createMetrics();
   try {
