@@ -104,4 +104,12 @@ describe("a one-shot due beyond the cold horizon", () => {
     expect(Buffer.from(task?.data ?? [])).toEqual(Buffer.from(payload));
     expect(task?.headers).toMatchObject({ ...headers, "Chime-Trigger": "manual" });
   });
+
+  it("is counted among the catalog's outlines until it is gone", async () => {
+    const before = chime.service.catalog.outlineCount;
+    const { scheduleId } = await createDueIn(3_600_000, "counted");
+    expect(chime.service.catalog.outlineCount).toBe(before + 1);
+    await chime.client.unschedule({ target: { case: "scheduleId", value: scheduleId } });
+    expect(chime.service.catalog.outlineCount).toBe(before);
+  });
 });

@@ -37,7 +37,7 @@ describe("ColdSchedules", () => {
     expect([cold.pop()?.id, cold.pop()]).toEqual(["b", undefined]);
   });
 
-  it("pops in due order through any adds and deletes, past its first capacity, and drops partitions", () => {
+  it("pops in due order through any adds, deletes and reservations, past its first capacity, and drops partitions", () => {
     fc.assert(
       fc.property(
         fc.array(fc.tuple(fc.integer({ min: 0, max: 3_000 }), fc.integer({ min: 0, max: 1e6 })), {
@@ -54,6 +54,8 @@ describe("ColdSchedules", () => {
               const earliest = Math.min(...dropped.map(([, d]) => d));
               expect(cold.dropPartition(1)).toBe(earliest);
               for (const [k] of dropped) model.delete(k);
+            } else if (due % 89 === 0) {
+              cold.reserve(key);
             } else if (due % 5 === 0) {
               expect(cold.delete(id)).toBe(model.delete(id));
             } else {

@@ -59,6 +59,15 @@ export class ColdSchedules {
     this.up(place);
   }
 
+  /** Makes room for `count` more schedules at once, rather than by doubling as they come. */
+  reserve(count: number): void {
+    const wanted = this.slots.size + count;
+    this.slots.reserve(wanted);
+    let capacity = this.dues.length;
+    while (capacity < wanted) capacity *= 2;
+    if (capacity > this.dues.length) this.growTo(capacity);
+  }
+
   delete(id: string): boolean {
     const slot = this.slots.get(id);
     if (slot === undefined) return false;
@@ -178,7 +187,10 @@ export class ColdSchedules {
   }
 
   private grow(): void {
-    const capacity = this.dues.length * 2;
+    this.growTo(this.dues.length * 2);
+  }
+
+  private growTo(capacity: number): void {
     this.partitions = grown(this.partitions, new Uint16Array(capacity));
     this.dues = grown(this.dues, new Float64Array(capacity));
     this.heapIndex = grown(this.heapIndex, new Int32Array(capacity));

@@ -373,11 +373,18 @@ export class Engine implements CatalogObserver, PartitionOwner {
       // as the latecomers to the walk before need.
       let end = 0;
       const enroll = (): void => {
+        let newcomers = 0;
         for (const [partition, waiting] of this.toAdmit) {
           if (joined.has(partition)) continue;
           this.toAdmit.delete(partition);
           joined.set(partition, { walk, at: position, waiting });
+          newcomers++;
         }
+        // The catalog's outlines are the far-ahead one-shots, which become cold schedules:
+        // room for the newcomers' share of them at once.
+        this.cold.reserve(
+          Math.ceil((this.catalog.outlineCount * newcomers) / this.store.partitions),
+        );
         end = 0;
         for (const j of joined.values())
           end = Math.max(end, j.walk === walk ? Number.POSITIVE_INFINITY : j.at);

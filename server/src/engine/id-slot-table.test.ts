@@ -3,18 +3,26 @@ import { describe, expect, it } from "vitest";
 import { IdSlotTable } from "./id-slot-table.js";
 
 describe("IdSlotTable", () => {
-  it("answers as a Map would through any sets and deletes, past its first size", () => {
+  it("answers as a Map would through any sets, deletes and reservations, past its first size", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(fc.integer({ min: 0, max: 4_000 }), fc.boolean()), { maxLength: 6_000 }),
+        fc.array(
+          fc.tuple(
+            fc.integer({ min: 0, max: 4_000 }),
+            fc.constantFrom("set", "set", "delete", "reserve"),
+          ),
+          { maxLength: 6_000 },
+        ),
         (ops) => {
           // The caller's arrays: slot → id, as ColdSchedules keeps them.
           const ids: (string | undefined)[] = [];
           const table = new IdSlotTable((slot) => ids[slot]);
           const model = new Map<string, number>();
-          for (const [key, add] of ops) {
+          for (const [key, op] of ops) {
             const id = `01J${key.toString(32).padStart(6, "0")}`;
-            if (add) {
+            if (op === "reserve") {
+              table.reserve(key);
+            } else if (op === "set") {
               const slot = model.get(id) ?? ids.length;
               ids[slot] = id;
               table.set(id, slot);

@@ -132,6 +132,7 @@ export class Catalog {
   /** Schedules per namespace, for its limit; read from a record only as it comes or goes. */
   private readonly namespaceCounts = new NamespaceCounts();
   private applied = 0;
+  private outlines = 0;
   private readonly waiters: { revision: number; resolve: () => void }[] = [];
   private readonly observers: CatalogObserver[] = [];
   private readonly abort = new AbortController();
@@ -183,6 +184,11 @@ export class Catalog {
 
   get size(): number {
     return this.records.size;
+  }
+
+  /** How many records are held as outlines only (far-ahead plain one-shots). */
+  get outlineCount(): number {
+    return this.outlines;
   }
 
   get(id: string): CatalogRecord | undefined {
@@ -286,6 +292,7 @@ export class Catalog {
     const id = flatten(key);
     const held = this.records.get(id);
     const previous = held === undefined ? null : new HeldRecordView(id, held);
+    if (previous?.complete === false) this.outlines--;
     let next: CatalogRecord | null = null;
     if (encoded === null) {
       if (previous === null) return;
@@ -303,6 +310,7 @@ export class Catalog {
       );
       next = new HeldRecordView(id, record);
       this.records.set(id, record);
+      if (!complete) this.outlines++;
       if (previous === null) {
         this.sortedIds.add(id);
         this.namespaceCounts.added(encoded);
