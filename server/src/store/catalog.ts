@@ -2,7 +2,7 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { type Schedule, ScheduleSchema } from "@chime/sdk";
 import type { Logger } from "pino";
 import { NamespaceCounts } from "./namespace-counts.js";
-import { outlineOf, plainOneShotAt } from "./schedule-outline.js";
+import { farAheadOutline } from "./schedule-outline.js";
 import type { ScheduleStore, StoreChange } from "./schedule-store.js";
 import { SortedIds } from "./sorted-ids.js";
 import type { Watermark } from "./watermark.js";
@@ -300,14 +300,12 @@ export class Catalog {
       this.sortedIds.remove(id);
       this.namespaceCounts.removed(previous.bytes());
     } else {
-      const complete = !this.sheds(encoded);
-      const record = hold(
-        id,
-        partition,
-        revision,
-        complete,
-        complete ? encoded : outlineOf(encoded),
-      );
+      const outline =
+        this.shedBeyondMs === Number.POSITIVE_INFINITY
+          ? undefined
+          : farAheadOutline(encoded, Date.now() + this.shedBeyondMs);
+      const complete = outline === undefined;
+      const record = hold(id, partition, revision, complete, outline ?? encoded);
       next = new HeldRecordView(id, record);
       this.records.set(id, record);
       if (!complete) this.outlines++;
@@ -317,12 +315,6 @@ export class Catalog {
       }
     }
     for (const o of this.observers) o.scheduleChanged(id, next, previous);
-  }
-
-  private sheds(encoded: Uint8Array): boolean {
-    if (this.shedBeyondMs === Number.POSITIVE_INFINITY) return false;
-    const at = plainOneShotAt(encoded);
-    return at !== undefined && at - Date.now() > this.shedBeyondMs;
   }
 
   private releaseWaiters(): void {

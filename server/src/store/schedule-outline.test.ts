@@ -1,5 +1,5 @@
 import { clone, create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import {
   CronTriggerSchema,
   IntervalTriggerSchema,
@@ -7,10 +7,16 @@ import {
   ScheduleSchema,
   TimeTriggerSchema,
 } from "@chime/sdk";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { deriveProgress } from "../engine/progress.js";
 import { planOf } from "../engine/schedule-plan.js";
-import { outlineOf, plainOneShotAt } from "./schedule-outline.js";
+import { farAheadOutline } from "./schedule-outline.js";
+
+/** `full`'s one-shot is due in 2027: far ahead of this instant. */
+const BEFORE_DUE = 1_700_000_000_000;
+const outlineOf = (encoded: Uint8Array): Uint8Array | undefined =>
+  farAheadOutline(encoded, BEFORE_DUE);
 
 const full = create(ScheduleSchema, {
   scheduleId: "01JCHIME0000000000000000AB",
@@ -41,9 +47,9 @@ const outlineFields: Schedule = {
   pausedAt: undefined,
 };
 
-describe("outlineOf", () => {
+describe("farAheadOutline of a one-shot due after the instant given", () => {
   it("leaves out what only a fire or a full view reads and keeps every other field", () => {
-    const outline = fromBinary(ScheduleSchema, outlineOf(toBinary(ScheduleSchema, full)));
+    const outline = fromBinary(ScheduleSchema, mustOutline(toBinary(ScheduleSchema, full)));
     expect(outline.payload).toHaveLength(0);
     expect(outline).toEqual(outlineFields);
   });
@@ -52,7 +58,7 @@ describe("outlineOf", () => {
     const fresh = clone(ScheduleSchema, full);
     fresh.definedAt = timestampFromMs(1_700_000_000_000);
     fresh.progressAt = timestampFromMs(1_699_999_999_999);
-    const outline = fromBinary(ScheduleSchema, outlineOf(toBinary(ScheduleSchema, fresh)));
+    const outline = fromBinary(ScheduleSchema, mustOutline(toBinary(ScheduleSchema, fresh)));
     expect(outline.progressAt).toBeUndefined();
     // Read as its absence is read: the same progress from the outline as from the schedule.
     expect(deriveProgress(outline, planOf(outline), undefined)).toEqual(
@@ -60,13 +66,13 @@ describe("outlineOf", () => {
     );
     fresh.progressAt = timestampFromMs(1_699_999_999_998);
     expect(
-      fromBinary(ScheduleSchema, outlineOf(toBinary(ScheduleSchema, fresh))).progressAt,
+      fromBinary(ScheduleSchema, mustOutline(toBinary(ScheduleSchema, fresh))).progressAt,
     ).toEqual(fresh.progressAt);
   });
 
   it("is much smaller than the schedule when the payload is most of it", () => {
     const encoded = toBinary(ScheduleSchema, full);
-    expect(encoded.length - outlineOf(encoded).length).toBeGreaterThan(200);
+    expect(encoded.length - mustOutline(encoded).length).toBeGreaterThan(200);
   });
 
   it("returns the bytes as they are when there is nothing to leave out", () => {
@@ -76,7 +82,7 @@ describe("outlineOf", () => {
 
   it("keeps fields written after the ones it leaves out, in their order", () => {
     const encoded = toBinary(ScheduleSchema, full);
-    const outline = outlineOf(encoded);
+    const outline = mustOutline(encoded);
     // Every byte of the outline is a byte of the original, in the same order.
     let at = 0;
     for (const byte of outline) {
@@ -87,23 +93,88 @@ describe("outlineOf", () => {
   });
 });
 
-describe("plainOneShotAt", () => {
+describe("farAheadOutline of any other schedule", () => {
   const encode = (changes: Partial<Schedule>) =>
     toBinary(ScheduleSchema, { ...clone(ScheduleSchema, full), ...changes });
 
-  it("reads when a one-shot is due, to the millisecond", () => {
+  it("has none for a one-shot due at or before the instant given, to the millisecond", () => {
     const at = timestampFromMs(1_800_000_000_123);
-    const trigger = { case: "time", value: create(TimeTriggerSchema, { at }) } as const;
-    expect(plainOneShotAt(encode({ trigger }))).toBe(1_800_000_000_123);
+    const encoded = encode({ trigger: { case: "time", value: create(TimeTriggerSchema, { at }) } });
+    expect(farAheadOutline(encoded, 1_800_000_000_122)).toBeDefined();
+    expect(farAheadOutline(encoded, 1_800_000_000_123)).toBeUndefined();
   });
 
-  it("has no answer for a cron, an interval or a one-shot that also runs at once", () => {
+  it("has none for a cron, an interval or a one-shot that also runs at once", () => {
     const cron = create(CronTriggerSchema, { cron: "* * * * *", timeZone: "UTC" });
-    expect(plainOneShotAt(encode({ trigger: { case: "cron", value: cron } }))).toBeUndefined();
+    expect(outlineOf(encode({ trigger: { case: "cron", value: cron } }))).toBeUndefined();
     const interval = create(IntervalTriggerSchema, { every: { seconds: 60n } });
-    expect(
-      plainOneShotAt(encode({ trigger: { case: "interval", value: interval } })),
-    ).toBeUndefined();
-    expect(plainOneShotAt(encode({ runImmediately: true }))).toBeUndefined();
+    expect(outlineOf(encode({ trigger: { case: "interval", value: interval } }))).toBeUndefined();
+    expect(outlineOf(encode({ runImmediately: true }))).toBeUndefined();
+  });
+
+  it("answers as a full decode would, for any kind of schedule and any fields set", () => {
+    const instant = fc.integer({ min: 0, max: 4_000_000_000_000 }).map(timestampFromMs);
+    const trigger = fc.oneof(
+      instant.map((at) => ({ case: "time", value: create(TimeTriggerSchema, { at }) }) as const),
+      fc.constant({
+        case: "cron",
+        value: create(CronTriggerSchema, { cron: "* * * * *", timeZone: "UTC" }),
+      } as const),
+      fc.integer({ min: 1, max: 1e6 }).map(
+        (seconds) =>
+          ({
+            case: "interval",
+            value: create(IntervalTriggerSchema, { every: { seconds: BigInt(seconds) } }),
+          }) as const,
+      ),
+    );
+    const schedule = fc.record({
+      trigger,
+      runImmediately: fc.boolean(),
+      maxFires: fc.nat(),
+      labels: fc.dictionary(fc.string({ maxLength: 5 }), fc.string({ maxLength: 5 })),
+      headers: fc.dictionary(fc.string({ maxLength: 5 }), fc.string({ maxLength: 5 })),
+      payload: fc.uint8Array({ maxLength: 40 }),
+      definedAt: instant,
+      progressAt: fc.option(instant, { nil: undefined }),
+      startAt: fc.option(instant, { nil: undefined }),
+    });
+    fc.assert(
+      fc.property(schedule, fc.integer({ min: 0, max: 4_000_000_000_000 }), (changes, dueAfter) => {
+        const definition = { ...clone(ScheduleSchema, full), ...changes };
+        const outline = farAheadOutline(toBinary(ScheduleSchema, definition), dueAfter);
+        const { trigger: t } = definition;
+        const farAhead =
+          t.case === "time" &&
+          !definition.runImmediately &&
+          timestampMs(t.value.at ?? timestampFromMs(0)) > dueAfter;
+        if (!farAhead) {
+          expect(outline).toBeUndefined();
+          return;
+        }
+        const saysNothing =
+          definition.progressAt !== undefined &&
+          timestampMs(definition.progressAt) ===
+            timestampMs(definition.definedAt ?? timestampFromMs(0)) - 1;
+        expect(fromBinary(ScheduleSchema, outline ?? new Uint8Array())).toEqual({
+          ...definition,
+          ...outlineFields,
+          trigger: definition.trigger,
+          labels: definition.labels,
+          maxFires: definition.maxFires,
+          runImmediately: false,
+          definedAt: definition.definedAt,
+          startAt: definition.startAt,
+          progressAt: saysNothing ? undefined : definition.progressAt,
+        });
+      }),
+      { numRuns: 300 },
+    );
   });
 });
+
+function mustOutline(encoded: Uint8Array): Uint8Array {
+  const outline = outlineOf(encoded);
+  if (outline === undefined) throw new Error("no outline for a far-ahead one-shot");
+  return outline;
+}

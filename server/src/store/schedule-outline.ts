@@ -1,23 +1,25 @@
 import { ScheduleSchema, TimeTriggerSchema } from "@chime/sdk";
 import { WireReader } from "../wire-reader.js";
 
-// Read off the wire, not decoded: both are asked of every schedule the catalog applies, a
+// Read off the wire, not decoded: the catalog asks it of every schedule it applies, a
 // million of them when a large store is loaded at start-up.
 
 /**
  * What neither a timetable nor a listing's filters read, only a fire or a full view: the
  * payload and headers (the bulk of most stored schedules), and the times it was changed.
+ * Indexed by field number.
  */
-const LEFT_OUT: ReadonlySet<number> = new Set(
-  [
-    ScheduleSchema.field.payload,
-    ScheduleSchema.field.headers,
-    ScheduleSchema.field.contentType,
-    ScheduleSchema.field.createdAt,
-    ScheduleSchema.field.updatedAt,
-    ScheduleSchema.field.pausedAt,
-  ].map((field) => field.number),
-);
+const LEFT_OUT = new Uint8Array(128);
+for (const field of [
+  ScheduleSchema.field.payload,
+  ScheduleSchema.field.headers,
+  ScheduleSchema.field.contentType,
+  ScheduleSchema.field.createdAt,
+  ScheduleSchema.field.updatedAt,
+  ScheduleSchema.field.pausedAt,
+]) {
+  LEFT_OUT[field.number] = 1;
+}
 const PROGRESS_AT = ScheduleSchema.field.progressAt.number;
 const DEFINED_AT = ScheduleSchema.field.definedAt.number;
 const TIME_TRIGGER = ScheduleSchema.field.time.number;
@@ -28,83 +30,99 @@ const TIME_TRIGGER_AT = TimeTriggerSchema.field.at.number;
 const WIRE_LENGTH_DELIMITED = 2;
 
 /**
- * An encoded chime.v1.Schedule without what only a fire or a full view reads (see LEFT_OUT),
- * and without a progress_at that says no more than its absence would (see
- * `progressSaysNothing`), every other field as it was (copied as bytes). Returns the same
- * array when none is present.
+ * What one pass over an encoded schedule found: whether it is a plain one-shot and when, and
+ * where the fields an outline may leave out lie. Module state, reused (nothing here awaits):
+ * it is asked of a million schedules when a large store is loaded.
  */
-export function outlineOf(encoded: Uint8Array): Uint8Array {
-  const leaveProgress = progressSaysNothing(encoded);
-  const reader = new WireReader(encoded);
-  const kept: number[] = [];
-  let keptBytes = 0;
-  let runStart = 0;
-  while (reader.pos < encoded.length) {
-    const fieldStart = reader.pos;
-    const tag = reader.uint32();
-    const field = tag >>> 3;
-    reader.skip(tag & 7);
-    if (!LEFT_OUT.has(field) && !(field === PROGRESS_AT && leaveProgress)) continue;
-    if (fieldStart > runStart) {
-      kept.push(runStart, fieldStart);
-      keptBytes += fieldStart - runStart;
-    }
-    runStart = reader.pos;
-  }
-  if (runStart === 0) return encoded;
-  kept.push(runStart, encoded.length);
-  keptBytes += encoded.length - runStart;
-  const outline = new Uint8Array(keptBytes);
-  let at = 0;
-  for (let i = 0; i < kept.length; i += 2) {
-    const part = encoded.subarray(kept[i], kept[i + 1]);
-    outline.set(part, at);
-    at += part.length;
-  }
-  return outline;
-}
+const scan = {
+  /** Its time trigger's `at`, in Unix ms. */
+  at: undefined as number | undefined,
+  /** No cron, no interval, no run_immediately. */
+  plain: true,
+  progressAt: Number.NaN,
+  definedAt: Number.NaN,
+  /** Fields an outline may leave out, as (start, end, is progress_at) triples, in order. */
+  droppable: [] as number[],
+};
 
-/**
- * Whether progress_at is one millisecond before defined_at, the value read in its absence
- * (progress.ts, `deriveProgress`): what a schedule not yet fired and defined with a due time
- * still ahead is stored with. Compared in milliseconds, as everything that reads it does.
- */
-function progressSaysNothing(encoded: Uint8Array): boolean {
+function scanSchedule(encoded: Uint8Array): void {
+  scan.at = undefined;
+  scan.plain = true;
+  scan.progressAt = Number.NaN;
+  scan.definedAt = Number.NaN;
+  scan.droppable.length = 0;
   const reader = new WireReader(encoded);
-  let progressAt: number | undefined;
-  let definedAt: number | undefined;
   while (reader.pos < encoded.length) {
+    const start = reader.pos;
     const tag = reader.uint32();
     const field = tag >>> 3;
     const lengthDelimited = (tag & 7) === WIRE_LENGTH_DELIMITED;
-    if (field === PROGRESS_AT && lengthDelimited) progressAt = msOf(reader.secondsAndNanos());
-    else if (field === DEFINED_AT && lengthDelimited) definedAt = msOf(reader.secondsAndNanos());
-    else reader.skip(tag & 7);
+    if (field === TIME_TRIGGER && lengthDelimited) scan.at = timeTriggerAt(reader);
+    else if (field === RUN_IMMEDIATELY) {
+      if (reader.varint() !== 0) scan.plain = false;
+    } else if (field === PROGRESS_AT && lengthDelimited) {
+      scan.progressAt = msOf(reader.secondsAndNanos());
+      scan.droppable.push(start, reader.pos, 1);
+      continue;
+    } else if (field === DEFINED_AT && lengthDelimited) {
+      scan.definedAt = msOf(reader.secondsAndNanos());
+    } else {
+      if (field === CRON_TRIGGER || field === INTERVAL_TRIGGER) scan.plain = false;
+      reader.skip(tag & 7);
+    }
+    if (field < LEFT_OUT.length && LEFT_OUT[field] === 1) scan.droppable.push(start, reader.pos, 0);
   }
-  return progressAt !== undefined && definedAt !== undefined && progressAt === definedAt - 1;
+}
+
+/** Where outlines are built: grown as needed, reused by the next (see `farAheadOutline`). */
+let outlineBuffer = new Uint8Array(1_024);
+
+/**
+ * The scanned schedule without what only a fire or a full view reads (see LEFT_OUT), and
+ * without a progress_at one millisecond before defined_at: the value read in its absence
+ * (progress.ts, `deriveProgress`), what a schedule not yet fired and defined with a due time
+ * still ahead is stored with. Every other field as it was, copied byte by byte (the fields
+ * kept are short, and a view per field cost more than the copy); the same array when there
+ * is nothing to leave out.
+ */
+function outlineOfScanned(encoded: Uint8Array): Uint8Array {
+  const leaveProgress = scan.progressAt === scan.definedAt - 1;
+  const { droppable } = scan;
+  let keptBytes = encoded.length;
+  for (let i = 0; i < droppable.length; i += 3) {
+    if (droppable[i + 2] === 0 || leaveProgress)
+      keptBytes -= (droppable[i + 1] as number) - (droppable[i] as number);
+  }
+  if (keptBytes === encoded.length) return encoded;
+  if (outlineBuffer.length < keptBytes) outlineBuffer = new Uint8Array(keptBytes * 2);
+  const outline = outlineBuffer;
+  let at = 0;
+  let from = 0;
+  for (let i = 0; i <= droppable.length; i += 3) {
+    const last = i === droppable.length;
+    if (!last && droppable[i + 2] === 1 && !leaveProgress) continue;
+    const to = last ? encoded.length : (droppable[i] as number);
+    for (let b = from; b < to; b++) outline[at++] = encoded[b] as number;
+    if (!last) from = droppable[i + 1] as number;
+  }
+  return outline.subarray(0, keptBytes);
+}
+
+/**
+ * The outline of an encoded plain one-shot (no cron, no interval, no run_immediately) due
+ * after `dueAfter` (Unix ms), from one pass over its bytes; undefined for any other schedule.
+ * Unless it is `encoded` itself, the outline is a view of a buffer the next call writes over:
+ * the caller copies what it keeps.
+ */
+export function farAheadOutline(encoded: Uint8Array, dueAfter: number): Uint8Array | undefined {
+  scanSchedule(encoded);
+  if (!scan.plain || scan.at === undefined || scan.at <= dueAfter) return undefined;
+  return outlineOfScanned(encoded);
 }
 
 /** Milliseconds as protobuf-es's `timestampMs` reckons them. */
 function msOf({ seconds, nanos }: { seconds: number; nanos: number }): number {
   return seconds * 1000 + Math.round(nanos / 1e6);
-}
-
-/**
- * When an encoded schedule that fires once, at its `at`, is due (Unix ms); undefined for any
- * other kind (a cron, an interval, a one-shot that also runs at once).
- */
-export function plainOneShotAt(encoded: Uint8Array): number | undefined {
-  const reader = new WireReader(encoded);
-  let at: number | undefined;
-  while (reader.pos < encoded.length) {
-    const tag = reader.uint32();
-    const field = tag >>> 3;
-    if (field === CRON_TRIGGER || field === INTERVAL_TRIGGER) return undefined;
-    if (field === RUN_IMMEDIATELY && reader.varint() !== 0) return undefined;
-    if (field === TIME_TRIGGER && (tag & 7) === WIRE_LENGTH_DELIMITED) at = timeTriggerAt(reader);
-    else if (field !== RUN_IMMEDIATELY) reader.skip(tag & 7);
-  }
-  return at;
 }
 
 /** TimeTrigger.at of the TimeTrigger the reader is at, in Unix ms; reads past the message. */
