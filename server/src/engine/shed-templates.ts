@@ -8,8 +8,9 @@ const MAX_READS_IN_FLIGHT = 256;
 const MAX_RETRY_DELAY_MS = 2_000;
 
 /**
- * Reads what a shed schedule's fires publish back from the store (see `Catalog.shed`): a
- * bounded number at a time, and until the store answers, since a fire waits on it.
+ * Reads what a shed schedule's fires publish back from the store (a record the catalog holds
+ * as its outline only, see `CatalogRecord.complete`): a bounded number at a time, and until
+ * the store answers, since a fire waits on it.
  */
 export class ShedTemplates {
   private inFlight = 0;
