@@ -293,6 +293,8 @@ export class SchedulerApi {
           access.requireManage(existing.outline);
           const replaced = await this.replace(existing, schedule, now);
           if (replaced === null) continue;
+          // The old definition stops firing as its owner applies the change, not before.
+          await this.ownerApplied(existing.partition, replaced);
           return {
             id: existing.id,
             revision: replaced,
