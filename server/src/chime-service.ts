@@ -215,6 +215,7 @@ export async function startChime(
       schedulesByState: () => schedulesByState(catalog, engine),
       ownedPartitions: () => engine.ownedPartitions.length,
       natsConnected: connection.isConnected,
+      unreadableSchedules: () => catalog.unreadableCount,
     });
     // The store is loaded by now: health follows the NATS connection from here on.
     const health = createGrpcHealth([SchedulerService.typeName], connection.isConnected());

@@ -201,7 +201,8 @@ export class Engine implements CatalogObserver, PartitionOwner {
       // Held cold, it is as its record says (a change of the record takes it out of there).
       const record = this.catalog.get(id);
       if (record === undefined) return undefined;
-      return this.derive(record, decodeScheduleTiming(record.bytes()))?.progress;
+      const schedule = this.timingOf(record);
+      return schedule === undefined ? undefined : this.derive(record, schedule)?.progress;
     }
     return {
       state: entry.state,
@@ -403,7 +404,8 @@ export class Engine implements CatalogObserver, PartitionOwner {
           this.owned.has(record.partition) &&
           !this.admitted(record.id)
         ) {
-          this.admit(record, decodeScheduleTiming(record.bytes()));
+          const schedule = this.timingOf(record);
+          if (schedule !== undefined) this.admit(record, schedule);
         }
         position++;
         if (performance.now() - sliceStarted < ADMIT_SLICE_MS) continue;
@@ -496,7 +498,9 @@ export class Engine implements CatalogObserver, PartitionOwner {
     let earliest = Number.POSITIVE_INFINITY;
     for (const record of this.catalog.all()) {
       if (record.partition !== partition || this.admitted(record.id)) continue;
-      const nextDue = this.derive(record, decodeScheduleTiming(record.bytes()))?.progress.nextDue;
+      const schedule = this.timingOf(record);
+      if (schedule === undefined) continue;
+      const nextDue = this.derive(record, schedule)?.progress.nextDue;
       if (nextDue !== undefined) earliest = Math.min(earliest, nextDue);
     }
     return earliest;
@@ -538,18 +542,17 @@ export class Engine implements CatalogObserver, PartitionOwner {
     // Held cold, it has neither fired nor been counted: the change is admitted afresh.
     if (this.cold.size > 0) this.cold.delete(id);
     if (record === null) {
-      const entry = this.entries.get(id);
-      if (entry !== undefined) {
-        this.queue.delete(entry);
-        this.entries.delete(id);
-        this.checkpoints.delete(id);
-      }
+      this.forget(id);
       return;
     }
     const existing = this.entries.get(id);
     // Nothing to decode for a partition another replica fires.
     if (existing === undefined && !this.owned.has(record.partition)) return;
-    const schedule = decodeScheduleTiming(record.bytes());
+    const schedule = this.timingOf(record);
+    if (schedule === undefined) {
+      this.forget(id);
+      return;
+    }
     const definedAt = msOf(schedule.definedAt);
     if (
       existing !== undefined &&
@@ -572,6 +575,28 @@ export class Engine implements CatalogObserver, PartitionOwner {
     const sameDefinition = existing !== undefined && existing.definedAt === definedAt;
     this.admit(record, schedule, sameDefinition ? existing : undefined);
     this.schedulePump();
+  }
+
+  /** Drops the schedule's entry, if it has one: it fires no more. */
+  private forget(id: string): void {
+    const entry = this.entries.get(id);
+    if (entry === undefined) return;
+    this.queue.delete(entry);
+    this.entries.delete(id);
+    this.checkpoints.delete(id);
+  }
+
+  /**
+   * The record's timing fields, or undefined (logged) when its bytes cannot be read: such a
+   * schedule is not fired, and the rest of its partition is, as for one that cannot be planned.
+   */
+  private timingOf(record: CatalogRecord): Schedule | undefined {
+    try {
+      return decodeScheduleTiming(record.bytes());
+    } catch (err) {
+      this.log.error({ err, scheduleId: record.id }, "stored schedule cannot be read; not fired");
+      return undefined;
+    }
   }
 
   /** A stored schedule's timetable, and its progress as the partition's watermark tells it. */
@@ -618,12 +643,7 @@ export class Engine implements CatalogObserver, PartitionOwner {
     ) {
       // Nothing fired or counted yet, and nothing due for a while: an id and a few numbers.
       // Looked up once: at a million schedules each look-up is a few cache misses.
-      const previous = this.entries.get(record.id);
-      if (previous !== undefined) {
-        this.queue.delete(previous);
-        this.entries.delete(record.id);
-        this.checkpoints.delete(record.id);
-      }
+      this.forget(record.id);
       this.cold.add({ id: record.id, partition: record.partition, due: progress.nextDue });
       return;
     }
@@ -689,7 +709,8 @@ export class Engine implements CatalogObserver, PartitionOwner {
     if (!this.cold.delete(id)) return;
     const record = this.catalog.get(id);
     if (record === undefined || !this.owned.has(record.partition)) return;
-    this.admit(record, decodeScheduleTiming(record.bytes()), undefined, false);
+    const schedule = this.timingOf(record);
+    if (schedule !== undefined) this.admit(record, schedule, undefined, false);
   }
 
   /** Cold schedules coming within the horizon become entries, a slice of them at a time. */
@@ -702,8 +723,12 @@ export class Engine implements CatalogObserver, PartitionOwner {
       if (cold === undefined) break;
       const record = this.catalog.get(cold.id);
       // Deleted since it went cold: a change takes it out of the cold ones, so it is the same.
-      if (record !== undefined && this.owned.has(record.partition) && !this.entries.has(cold.id))
-        this.admit(record, decodeScheduleTiming(record.bytes()), undefined, false);
+      const schedule =
+        record !== undefined && this.owned.has(record.partition) && !this.entries.has(cold.id)
+          ? this.timingOf(record)
+          : undefined;
+      if (record !== undefined && schedule !== undefined)
+        this.admit(record, schedule, undefined, false);
       if (performance.now() - sliceStarted >= ADMIT_SLICE_MS) {
         setImmediate(() => this.promoteCold());
         break;

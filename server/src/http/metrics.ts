@@ -10,6 +10,8 @@ export interface MetricSources {
   readonly schedulesByState: () => ReadonlyMap<string, number>;
   readonly ownedPartitions: () => number;
   readonly natsConnected: () => boolean;
+  /** Stored schedules left out since the start because their bytes could not be read. */
+  readonly unreadableSchedules: () => number;
 }
 
 /** Chime's Prometheus metrics, every name prefixed `chime_`, and the hooks that feed them. */
@@ -98,6 +100,14 @@ export function createMetrics(): ChimeMetrics {
     registers: [registry],
     collect() {
       this.set(sources?.natsConnected() ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: `${METRICS_PREFIX}store_unreadable_schedules`,
+    help: "Stored schedules left out since the start because their bytes could not be read (the log names each).",
+    registers: [registry],
+    collect() {
+      this.set(sources?.unreadableSchedules() ?? 0);
     },
   });
 

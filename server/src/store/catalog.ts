@@ -133,6 +133,7 @@ export class Catalog {
   private readonly namespaceCounts = new NamespaceCounts();
   private applied = 0;
   private outlines = 0;
+  private unreadable = 0;
   private readonly waiters: { revision: number; resolve: () => void }[] = [];
   private readonly observers: CatalogObserver[] = [];
   private readonly abort = new AbortController();
@@ -184,6 +185,11 @@ export class Catalog {
 
   get size(): number {
     return this.records.size;
+  }
+
+  /** How many stored schedules could not be read, and were left out, since the start. */
+  get unreadableCount(): number {
+    return this.unreadable;
   }
 
   /** How many records are held as outlines only (far-ahead plain one-shots). */
@@ -259,7 +265,18 @@ export class Catalog {
   private apply(change: StoreChange): void {
     switch (change.kind) {
       case "schedule":
-        this.applySchedule(change.id, change.partition, change.encoded, change.revision);
+        try {
+          this.applySchedule(change.id, change.partition, change.encoded, change.revision);
+        } catch (err) {
+          // Bytes no version of Chime wrote (put by hand, say): left out as if deleted, and
+          // the watch goes on. Retried, the same value would stop every change after it.
+          this.unreadable++;
+          this.log.error(
+            { err, scheduleId: change.id, partition: change.partition, revision: change.revision },
+            "a stored schedule cannot be read; it is left out until it is written anew",
+          );
+          this.applySchedule(change.id, change.partition, null, change.revision);
+        }
         break;
       case "name": {
         const key = nameKey(change.namespace, change.name);
@@ -292,6 +309,11 @@ export class Catalog {
     const id = flatten(key);
     const held = this.records.get(id);
     const previous = held === undefined ? null : new HeldRecordView(id, held);
+    // Read before anything changes: bytes that cannot be read throw here, and leave all as it was.
+    const outline =
+      encoded === null || this.shedBeyondMs === Number.POSITIVE_INFINITY
+        ? undefined
+        : farAheadOutline(encoded, Date.now() + this.shedBeyondMs);
     if (previous?.complete === false) this.outlines--;
     let next: CatalogRecord | null = null;
     if (encoded === null) {
@@ -300,10 +322,6 @@ export class Catalog {
       this.sortedIds.remove(id);
       this.namespaceCounts.removed(previous.bytes());
     } else {
-      const outline =
-        this.shedBeyondMs === Number.POSITIVE_INFINITY
-          ? undefined
-          : farAheadOutline(encoded, Date.now() + this.shedBeyondMs);
       const complete = outline === undefined;
       const record = hold(id, partition, revision, complete, outline ?? encoded);
       next = new HeldRecordView(id, record);
