@@ -246,10 +246,10 @@ export class Catalog {
         // and nothing applied twice (a large store's first replay can outlast a request
         // timeout of the client's push consumer on a busy machine).
         const from = this.applied > 0 ? this.applied + 1 : 0;
-        for await (const change of this.store.watch(this.abort.signal, from)) {
+        await this.store.follow(this.abort.signal, from, (change) => {
           this.apply(change);
           failures = 0;
-        }
+        });
         return;
       } catch (err) {
         if (this.abort.signal.aborted) return;

@@ -227,11 +227,18 @@ export class ScheduleStore {
   }
 
   /**
-   * Every current key, then every change as it happens, in revision order. The watch
-   * survives reconnects (it is an ordered consumer that resumes where it was). From
-   * `fromRevision` (> 0): every change from that revision on, to resume a failed watch.
+   * Hands every current key, then every change as it happens, to `apply`, in revision order,
+   * one at a time; resolves once `signal` aborts, and rejects with what `apply` or the watch
+   * throws. The watch survives reconnects (it is an ordered consumer that resumes where it
+   * was). From `fromRevision` (> 0): every change from that revision on, to resume a failed
+   * watch. A callback rather than a generator of changes: at a million keys, the second layer
+   * of async iteration was a tenth of the time to load the store.
    */
-  async *watch(signal: AbortSignal, fromRevision = 0): AsyncGenerator<StoreChange> {
+  async follow(
+    signal: AbortSignal,
+    fromRevision: number,
+    apply: (change: StoreChange) => void,
+  ): Promise<void> {
     // Every message of the stream, not the last per key: the bucket keeps one value per key
     // (history 1), so that is the same, and it spares nats-server the last-per-subject
     // search that makes creating the consumer outlast the request timeout at a million keys.
@@ -250,34 +257,34 @@ export class ScheduleStore {
         const key = parseStoreKey(entry.key);
         switch (key.kind) {
           case "schedule":
-            yield {
+            apply({
               kind: "schedule",
               id: key.id,
               partition: key.partition,
               revision: entry.revision,
               encoded: deleted ? null : entry.value,
-            };
+            });
             break;
           case "name":
-            yield {
+            apply({
               kind: "name",
               namespace: key.namespace,
               name: key.name,
               revision: entry.revision,
               id: deleted ? null : entry.string(),
-            };
+            });
             break;
           case "watermark":
-            yield {
+            apply({
               kind: "watermark",
               partition: key.partition,
               revision: entry.revision,
               watermark: deleted ? null : decodeWatermark(entry.value),
-            };
+            });
             break;
           default:
             // Still counted: readers wait for revisions, and this one has arrived.
-            yield { kind: "other", revision: entry.revision };
+            apply({ kind: "other", revision: entry.revision });
             break;
         }
       }
