@@ -93,6 +93,8 @@ const DANGLING_NAME_GRACE_MS = 2_000;
 const MAX_WRITE_ATTEMPTS = 5;
 /** The most items one BatchSchedule takes: a reply stays well below gRPC's 4 MiB default. */
 const MAX_BATCH_ITEMS = 1000;
+/** Writes of one BatchSchedule call in flight at once. */
+const BATCH_WRITE_WINDOW = 64;
 
 /** A create written to the store: the id, the revision to wait for, and what happened. */
 interface Written {
@@ -194,13 +196,13 @@ export class SchedulerApi {
         outcome: { case: "error", value: { code: e.code, message } },
       });
     };
-    const writes = req.items.map((item, i): Promise<void> => {
+    const store = async (i: number): Promise<void> => {
       let draft: ScheduleDraft;
       try {
-        draft = this.validateItem(item, now);
+        draft = this.validateItem(req.items[i] as BatchScheduleItem, now);
       } catch (err) {
         refuse(i, err);
-        return Promise.resolve();
+        return;
       }
       const write = async (): Promise<void> => {
         try {
@@ -221,12 +223,20 @@ export class SchedulerApi {
         }
       };
       if (draft.name === undefined) return write();
-      const before = byName.get(draft.name) ?? Promise.resolve();
-      const done = before.then(write);
+      const done = (byName.get(draft.name) ?? Promise.resolve()).then(write);
       byName.set(draft.name, done);
       return done;
-    });
-    await Promise.all(writes);
+    };
+    // A window of writes rather than all at once: items are validated as they are written,
+    // so only a window's worth of drafts and pending writes is alive when the young
+    // generation is collected, not the whole batch (which it would copy and promote).
+    let next = 0;
+    const writer = async (): Promise<void> => {
+      while (next < req.items.length) await store(next++);
+    };
+    await Promise.all(
+      Array.from({ length: Math.min(BATCH_WRITE_WINDOW, req.items.length) }, writer),
+    );
     // As with a single create: once the reply is out, reads on this replica see the schedules.
     await this.deps.catalog.waitForRevision(newest);
     return create(BatchScheduleResponseSchema, { results });
