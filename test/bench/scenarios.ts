@@ -136,7 +136,7 @@ async function runBurst(
     await sleep(T - Date.now());
     const all = await consumer.waitForCount(n, 60_000 + n);
     const cpu = await meter.stop((Date.now() - T) / 1000);
-    if (!all) throw new Error(`burst of ${n}: only ${consumer.receipts.length} fires arrived`);
+    if (!all) throw new Error(`burst of ${n}: only ${consumer.count} fires arrived`);
     const receipts = consumer.receipts.slice(0, n);
     let last = 0;
     const lateness: number[] = [];
