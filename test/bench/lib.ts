@@ -13,7 +13,7 @@ import {
   jetstreamManager,
   StorageType,
 } from "@nats-io/jetstream";
-import { connect, createInbox } from "@nats-io/transport-node";
+import { connect, createInbox, headers } from "@nats-io/transport-node";
 import { type ChimeProcess, startChimeProcess } from "../harness/chime.js";
 import { createGrpcJsClient, type GrpcJsClient } from "../harness/grpc-js-client.js";
 import { startTestNats, type TestNats } from "../harness/nats-server.js";
@@ -198,6 +198,50 @@ export async function measureCeiling(natsUrl: string, count: number, window = 10
     const elapsed = (performance.now() - started) / 1000;
     await jsm.streams.delete(name);
     return (count - warmup) / elapsed;
+  } finally {
+    await nc.close();
+  }
+}
+
+/**
+ * The steady scenario's floor: a plain client publishing `perSecond` messages a second, each
+ * at its own instant (spread evenly), through JetStream to `subject`, with the headers the
+ * lateness consumer reads. What a consumer then sees is what this machine's timers, NATS and
+ * delivery add without Chime; Chime's figures are set beside it.
+ */
+export async function publishPaced(
+  natsUrl: string,
+  subject: string,
+  perSecond: number,
+  seconds: number,
+): Promise<void> {
+  const nc = await connect({ servers: natsUrl, noAsyncTraces: true });
+  try {
+    const js = jetstream(nc);
+    const spacing = 1000 / perSecond;
+    const start = Math.ceil(Date.now() / 1000) * 1000 + 1000;
+    const count = perSecond * seconds;
+    const acks: Promise<unknown>[] = [];
+    let next = 0;
+    await new Promise<void>((done) => {
+      const tick = (): void => {
+        const now = Date.now();
+        for (; next < count && start + Math.floor(next * spacing) <= now; next++) {
+          const at = new Date(start + Math.floor(next * spacing)).toISOString();
+          const h = headers();
+          h.set("Chime-Scheduled-At", at);
+          h.set("Chime-Fired-At", new Date(now).toISOString());
+          acks.push(js.publish(subject, PAYLOAD, { msgID: `paced-${next}`, headers: h }));
+        }
+        if (next >= count) {
+          done();
+          return;
+        }
+        setTimeout(tick, Math.max(0, start + Math.floor(next * spacing) - Date.now()));
+      };
+      setTimeout(tick, start - Date.now());
+    });
+    await Promise.all(acks);
   } finally {
     await nc.close();
   }

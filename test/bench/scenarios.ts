@@ -19,6 +19,7 @@ import {
   forDuration,
   measureCeiling,
   PAYLOAD,
+  publishPaced,
   type Receipt,
   round,
   rssBytes,
@@ -192,6 +193,8 @@ export async function burst({ quick }: Sizes): Promise<void> {
  * 3. Steady: 1,000 fires/s, spread evenly: 900 intervals of 1 s whose start times are spread
  * over a second, and 100 six-field crons firing every second (`* * * * * *`).
  */
+const PLAIN_SUBJECT = "tasks.bench.steady.plain";
+
 export async function steady({ quick }: Sizes): Promise<void> {
   const seconds = quick ? 5 : 30;
   const intervals = 900;
@@ -199,6 +202,15 @@ export async function steady({ quick }: Sizes): Promise<void> {
   const stack = await startStack();
   const consumer = await consumeFires(stack.nats.url, "tasks.bench.steady.>");
   try {
+    // The floor first, on the same nats-server and consumer, before Chime has any schedule.
+    const plainSeconds = quick ? 2 : 10;
+    await publishPaced(stack.nats.url, PLAIN_SUBJECT, intervals + crons, plainSeconds);
+    await sleep(500);
+    const plain = summary(
+      consumer.receipts
+        .filter((r) => r.subject === PLAIN_SUBJECT)
+        .map((r) => r.receivedAt - r.scheduledAt),
+    );
     const base = Math.ceil((Date.now() + (quick ? 2_000 : 3_000)) / 1000) * 1000;
     await concurrently(intervals + crons, IN_FLIGHT, (i) =>
       i < intervals
@@ -218,7 +230,9 @@ export async function steady({ quick }: Sizes): Promise<void> {
     const from = Math.max(base, Date.now()) + (quick ? 1_000 : 2_000);
     const to = from + seconds * 1000;
     await sleep(to - Date.now() + 1_000);
-    const window = consumer.receipts.filter((r) => r.scheduledAt >= from && r.scheduledAt < to);
+    const window = consumer.receipts.filter(
+      (r) => r.subject !== PLAIN_SUBJECT && r.scheduledAt >= from && r.scheduledAt < to,
+    );
     const expected = (intervals + crons) * seconds;
     if (window.length < expected * 0.9) {
       throw new Error(`steady: ${window.length} fires in the window, expected ${expected}`);
@@ -226,9 +240,20 @@ export async function steady({ quick }: Sizes): Promise<void> {
     const s = summary(window.map((r) => r.receivedAt - r.scheduledAt));
     const bench = "steady-1000/s";
     const counts = { fires: window.length, expected, seconds };
-    emit({ bench, metric: "lateness p50", value: s.p50, unit: "ms", ...counts });
-    emit({ bench, metric: "lateness p99", value: s.p99, unit: "ms" });
-    emit({ bench, metric: "lateness max", value: s.max, unit: "ms" });
+    // plainClient*: the same lateness for a plain client publishing each message at its
+    // instant, measured in the same run: what the machine, NATS and delivery add without Chime.
+    const plainRun = { plainMessages: plainSeconds * (intervals + crons) };
+    emit({
+      bench,
+      metric: "lateness p50",
+      value: s.p50,
+      unit: "ms",
+      plainClientP50: plain.p50,
+      ...counts,
+      ...plainRun,
+    });
+    emit({ bench, metric: "lateness p99", value: s.p99, unit: "ms", plainClientP99: plain.p99 });
+    emit({ bench, metric: "lateness max", value: s.max, unit: "ms", plainClientMax: plain.max });
     // Where the lateness arises: Chime publishing (Chime-Fired-At), then JetStream storing.
     for (const [stage, at] of [
       ["published by Chime", (r: Receipt) => r.firedAt],
