@@ -274,12 +274,20 @@ export async function steady({ quick }: Sizes): Promise<void> {
   }
 }
 
-/** Starts the no-op grpc-js SchedulerService in a child process; resolves with its port. */
-async function startNoopServer(): Promise<{ port: number; pid: number; stop(): void }> {
+/**
+ * Starts the no-op grpc-js SchedulerService in a child process, answering each method with
+ * its reply in `replies`; resolves with its port.
+ */
+async function startNoopServer(
+  replies: Record<string, object>,
+): Promise<{ port: number; pid: number; stop(): void }> {
   const child = fork(fileURLToPath(new URL("./noop-grpc-server.ts", import.meta.url)), [], {
     execArgv: process.execArgv,
     stdio: ["ignore", "inherit", "inherit", "ipc"],
+    // Structured clone, so that a reply's bytes fields arrive as bytes.
+    serialization: "advanced",
   });
+  child.send(replies);
   const port = await new Promise<number>((resolve, reject) => {
     child.once("message", (m) => resolve(Number(m)));
     child.once("exit", (code) => reject(new Error(`no-op gRPC server exited (${code})`)));
@@ -307,9 +315,19 @@ export async function create({ quick }: Sizes): Promise<void> {
       timeZone: "America/New_York",
     }),
   };
-  const noop = await startNoopServer();
-  const stack = await startStack().catch((err) => {
-    noop.stop();
+  const stack = await startStack();
+  // The no-op server answers with what Chime answered, so both runs decode the same reply.
+  const replies: Record<string, object> = {};
+  try {
+    for (const [method, request] of Object.entries(requests)) {
+      replies[method] = await stack.grpc.unary(method, request());
+    }
+  } catch (err) {
+    await stack.stop();
+    throw err;
+  }
+  const noop = await startNoopServer(replies).catch(async (err) => {
+    await stack.stop();
     throw err;
   });
   const noopClient = createGrpcJsClient(`127.0.0.1:${noop.port}`);
