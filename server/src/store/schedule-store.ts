@@ -127,16 +127,17 @@ export class ScheduleStore {
     return partitionOf(id, this.partitions);
   }
 
-  /** Stores a new schedule; its id must not be in use. */
-  async create(schedule: Schedule): Promise<number> {
-    const key = StoreKey.schedule(schedule.partition, schedule.scheduleId);
-    try {
-      // Ids are new, so no earlier entry (not even a delete marker) can be in the way.
-      return await this.put(key, toBinary(ScheduleSchema, schedule), 0);
-    } catch (err) {
-      if (isWrongLastSequence(err)) throw new RevisionConflictError(key, { cause: err });
-      throw err;
-    }
+  /**
+   * Stores a new schedule under a fresh id (`newScheduleId`: 80 random bits per millisecond).
+   * A plain put, expecting no revision: no other writer can hold that key, and a put that
+   * expects one carries the expectation as a header that the bucket stores with the value,
+   * which every watch then delivers and parses again (52 bytes a schedule, on disk too).
+   */
+  create(schedule: Schedule): Promise<number> {
+    return this.put(
+      StoreKey.schedule(schedule.partition, schedule.scheduleId),
+      toBinary(ScheduleSchema, schedule),
+    );
   }
 
   /** Replaces a schedule if it is still at `revision`. */
