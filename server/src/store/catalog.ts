@@ -209,7 +209,7 @@ export class Catalog {
    */
   async schedule(record: CatalogRecord): Promise<Schedule | undefined> {
     if (record.complete) return record.outline;
-    return (await this.store.getAt(record.partition, record.id, record.revision)) ?? undefined;
+    return (await this.store.getAt(record.id, record.revision)) ?? undefined;
   }
 
   /** The schedule a name of a namespace belongs to. */

@@ -9,6 +9,7 @@ import {
   type NatsConnection,
   TimeoutError,
 } from "@nats-io/nats-core";
+import { DirectReads } from "../nats/direct-reads.js";
 import { HeaderList } from "../nats/header-list.js";
 import { pubAckOf } from "../nats/pub-ack.js";
 import { ReplyInbox } from "../nats/reply-inbox.js";
@@ -77,16 +78,19 @@ const EXPECTED_LAST_SUBJECT_SEQUENCE = "Nats-Expected-Last-Subject-Sequence";
  */
 export class ScheduleStore {
   private readonly puts: BucketPuts;
+  private readonly reads: DirectReads;
 
   private constructor(
     private readonly kv: KV,
     private readonly js: JetStreamClient,
     private readonly bucket: string,
+    stream: string,
     readonly partitions: number,
     nc: NatsConnection,
     timeoutMs: number,
   ) {
     this.puts = new BucketPuts(nc, timeoutMs);
+    this.reads = new DirectReads(nc, stream, timeoutMs);
   }
 
   /** Creates the bucket if it is missing, then opens it. */
@@ -98,8 +102,23 @@ export class ScheduleStore {
       storage: "file",
       timeout: options.timeoutMs,
     });
+    const { streamInfo } = await kv.status();
+    if (streamInfo.config.allow_direct !== true) {
+      // Only a bucket made by hand lacks it; every schedule read back by revision needs it.
+      throw new Error(
+        `the schedule bucket's stream ${streamInfo.config.name} does not allow direct gets (allow_direct)`,
+      );
+    }
     const partitions = await ScheduleStore.fixPartitionCount(kv, options.partitions);
-    return new ScheduleStore(kv, js, options.bucket, partitions, nc, options.timeoutMs);
+    return new ScheduleStore(
+      kv,
+      js,
+      options.bucket,
+      streamInfo.config.name,
+      partitions,
+      nc,
+      options.timeoutMs,
+    );
   }
 
   private static async fixPartitionCount(kv: KV, wanted: number): Promise<number> {
@@ -177,10 +196,12 @@ export class ScheduleStore {
    * The schedule as stored at `revision`; null when that is no longer its newest value (the
    * bucket keeps one per key: a newer one, or a deletion, has replaced it).
    */
-  async getAt(partition: number, id: string, revision: number): Promise<Schedule | null> {
-    const entry = await this.kv.get(StoreKey.schedule(partition, id), { revision });
-    if (entry?.operation !== "PUT" || entry.revision !== revision) return null;
-    const schedule = fromBinary(ScheduleSchema, entry.value);
+  async getAt(id: string, revision: number): Promise<Schedule | null> {
+    // A revision is the stream sequence of one put of this key (deletes hold no value), so the
+    // message there, while stored, is that value: neither its key nor its operation need reading.
+    const value = await this.reads.bySequence(revision);
+    if (value === null) return null;
+    const schedule = fromBinary(ScheduleSchema, value);
     if (schedule.scheduleId === "") schedule.scheduleId = id;
     return schedule;
   }
