@@ -136,6 +136,12 @@ export async function dirBytes(dir: string): Promise<number> {
 /** 200 bytes, the payload of every benchmark schedule and ceiling message. */
 export const PAYLOAD = Buffer.alloc(200, "x");
 
+/**
+ * Settings of every benchmarked Chime: production's, but for quieter logs (the harness runs
+ * test Chimes with a shorter checkpoint interval, which production does not have).
+ */
+export const BENCH_CHIME = { logLevel: "warn", checkpointInterval: undefined } as const;
+
 /** A nats-server -js (file storage, temporary store) and one Chime child process. */
 export interface Stack {
   nats: TestNats;
@@ -149,7 +155,7 @@ export async function startStack(natsUrl?: TestNats): Promise<Stack> {
   let chime: ChimeProcess;
   try {
     // The capacity bench fills one namespace past the default --max-schedules-per-namespace.
-    chime = await startChimeProcess(nats.url, { logLevel: "warn", maxSchedulesPerNamespace: "0" });
+    chime = await startChimeProcess(nats.url, { ...BENCH_CHIME, maxSchedulesPerNamespace: "0" });
   } catch (err) {
     await nats.stop();
     throw err;
@@ -204,40 +210,43 @@ export async function measureCeiling(natsUrl: string, count: number, window = 10
 }
 
 /**
- * The steady scenario's floor: a plain client publishing `perSecond` messages a second, each
- * at its own instant (spread evenly), through JetStream to `subject`, with the headers the
- * lateness consumer reads. What a consumer then sees is what this machine's timers, NATS and
- * delivery add without Chime; Chime's figures are set beside it.
+ * The steady scenario's floor: a plain client publishing, every second, one message at each
+ * of `offsetsMs` (ms into the second; the same offset may come several times, as fires due
+ * together do), through JetStream to `subject`, with the headers the lateness consumer reads.
+ * What a consumer then sees is what this machine's timers, NATS and delivery add without
+ * Chime to the same instants; Chime's figures are set beside it.
  */
 export async function publishPaced(
   natsUrl: string,
   subject: string,
-  perSecond: number,
+  offsetsMs: readonly number[],
   seconds: number,
 ): Promise<void> {
   const nc = await connect({ servers: natsUrl, noAsyncTraces: true });
   try {
     const js = jetstream(nc);
-    const spacing = 1000 / perSecond;
     const start = Math.ceil(Date.now() / 1000) * 1000 + 1000;
-    const count = perSecond * seconds;
+    const offsets = [...offsetsMs].sort((a, b) => a - b);
+    const instants: number[] = [];
+    for (let second = 0; second < seconds; second++) {
+      for (const offset of offsets) instants.push(start + second * 1000 + offset);
+    }
     const acks: Promise<unknown>[] = [];
     let next = 0;
     await new Promise<void>((done) => {
       const tick = (): void => {
         const now = Date.now();
-        for (; next < count && start + Math.floor(next * spacing) <= now; next++) {
-          const at = new Date(start + Math.floor(next * spacing)).toISOString();
+        for (; next < instants.length && (instants[next] as number) <= now; next++) {
           const h = headers();
-          h.set("Chime-Scheduled-At", at);
+          h.set("Chime-Scheduled-At", new Date(instants[next] as number).toISOString());
           h.set("Chime-Fired-At", new Date(now).toISOString());
           acks.push(js.publish(subject, PAYLOAD, { msgID: `paced-${next}`, headers: h }));
         }
-        if (next >= count) {
+        if (next >= instants.length) {
           done();
           return;
         }
-        setTimeout(tick, Math.max(0, start + Math.floor(next * spacing) - Date.now()));
+        setTimeout(tick, Math.max(0, (instants[next] as number) - Date.now()));
       };
       setTimeout(tick, start - Date.now());
     });

@@ -11,6 +11,7 @@ import { type ChimeProcess, startChimeProcess } from "../harness/chime.js";
 import { createGrpcJsClient, type GrpcJsClient } from "../harness/grpc-js-client.js";
 import { startTestNats } from "../harness/nats-server.js";
 import {
+  BENCH_CHIME,
   concurrently,
   consumeFires,
   cpuMeter,
@@ -89,7 +90,7 @@ async function runBurst(
     const ceilingRate = await measureCeiling(nats.url, ceilingCount);
     // The first replica creates the stream and the buckets alone; the others join at once.
     const start = (r: number) =>
-      startChimeProcess(nats.url, { logLevel: "warn", replicaId: `r${r}` });
+      startChimeProcess(nats.url, { ...BENCH_CHIME, replicaId: `r${r}` });
     processes.push(await start(1));
     const rest = Array.from({ length: replicas - 1 }, (_, i) => start(i + 2));
     const joined = await Promise.allSettled(rest);
@@ -202,9 +203,15 @@ export async function steady({ quick }: Sizes): Promise<void> {
   const stack = await startStack();
   const consumer = await consumeFires(stack.nats.url, "tasks.bench.steady.>");
   try {
-    // The floor first, on the same nats-server and consumer, before Chime has any schedule.
+    // Each second: an interval's fire every 1000/900 ms, and every cron's at the second itself.
+    const offsets = [
+      ...Array.from({ length: intervals }, (_, i) => Math.floor((i * 1000) / intervals)),
+      ...Array.from({ length: crons }, () => 0),
+    ];
+    // The floor first, on the same nats-server and consumer, before Chime has any schedule:
+    // a plain client publishing at the same instants.
     const plainSeconds = quick ? 2 : 10;
-    await publishPaced(stack.nats.url, PLAIN_SUBJECT, intervals + crons, plainSeconds);
+    await publishPaced(stack.nats.url, PLAIN_SUBJECT, offsets, plainSeconds);
     await sleep(500);
     const plain = summary(
       consumer.receipts
@@ -218,7 +225,7 @@ export async function steady({ quick }: Sizes): Promise<void> {
             subject: "tasks.bench.steady.interval",
             payload: PAYLOAD,
             every: { seconds: "1", nanos: 0 },
-            startAt: timestamp(base + Math.floor((i * 1000) / intervals)),
+            startAt: timestamp(base + (offsets[i] as number)),
           })
         : stack.grpc.unary("ScheduleByCron", {
             subject: "tasks.bench.steady.cron",
@@ -476,7 +483,7 @@ export async function capacity({ quick }: Sizes): Promise<void> {
     grpc.close();
     await chime.stop();
     const restartAt = Date.now();
-    chime = await startChimeProcess(stack.nats.url, { logLevel: "warn" }, 120_000);
+    chime = await startChimeProcess(stack.nats.url, BENCH_CHIME, 120_000);
     const readyAt = Date.now();
     grpc = createGrpcJsClient(`127.0.0.1:${chime.port}`);
     const deadline = Date.now() + (quick ? 30_000 : 120_000);
