@@ -1,17 +1,6 @@
 import { JetStreamError } from "@nats-io/jetstream";
-import {
-  ClosedConnectionError,
-  type NatsConnection,
-  NoRespondersError,
-  TimeoutError,
-} from "@nats-io/nats-core";
-import { ReplyInbox } from "./reply-inbox.js";
-
-interface PendingRead {
-  readonly resolve: (value: Uint8Array | null) => void;
-  readonly reject: (err: unknown) => void;
-  sentAt: number;
-}
+import { type Msg, type NatsConnection, NoRespondersError } from "@nats-io/nats-core";
+import { InboxRequests } from "./inbox-requests.js";
 
 const NOT_FOUND = 404;
 const NO_RESPONDERS = 503;
@@ -28,41 +17,25 @@ const encoder = new TextEncoder();
  */
 export class DirectReads {
   private readonly subject: string;
-  private readonly replies: ReplyInbox<PendingRead>;
+  private readonly requests: InboxRequests<Uint8Array | null>;
 
   constructor(nc: NatsConnection, stream: string, timeoutMs: number) {
     this.subject = `$JS.API.DIRECT.GET.${stream}`;
-    this.replies = new ReplyInbox<PendingRead>(nc, timeoutMs, {
-      answered: (pending, msg) => {
-        if (msg.data.length > 0) {
-          pending.resolve(msg.data);
-          return;
-        }
-        const code = msg.headers?.code ?? 0;
-        // Not stored (any more): a newer value or a delete took its place, as history is 1.
-        if (code === NOT_FOUND) pending.resolve(null);
-        else if (code === NO_RESPONDERS) pending.reject(new NoRespondersError(this.subject));
-        else {
-          const description = msg.headers?.description ?? "";
-          pending.reject(new JetStreamError(`direct get: status ${code} ${description}`.trim()));
-        }
-      },
-      expired: (pending) => pending.reject(new TimeoutError()),
-    });
-    void nc.closed().then(() => {
-      for (const pending of this.replies.takeAll()) pending.reject(new ClosedConnectionError());
-    });
+    this.requests = new InboxRequests(nc, timeoutMs, (answer) => this.valueOf(answer));
   }
 
   /** The data of the message at `sequence`; null when the stream holds none there. */
   bySequence(sequence: number): Promise<Uint8Array | null> {
-    return new Promise((resolve, reject) => {
-      const pending: PendingRead = { resolve, reject, sentAt: 0 };
-      try {
-        this.replies.send(this.subject, encoder.encode(`{"seq":${sequence}}`), undefined, pending);
-      } catch (err) {
-        reject(err);
-      }
-    });
+    return this.requests.request(this.subject, encoder.encode(`{"seq":${sequence}}`));
+  }
+
+  private valueOf(answer: Msg): Uint8Array | null {
+    if (answer.data.length > 0) return answer.data;
+    const code = answer.headers?.code ?? 0;
+    // Not stored (any more): a newer value or a delete took its place, as history is 1.
+    if (code === NOT_FOUND) return null;
+    if (code === NO_RESPONDERS) throw new NoRespondersError(this.subject);
+    const description = answer.headers?.description ?? "";
+    throw new JetStreamError(`direct get: status ${code} ${description}`.trim());
   }
 }

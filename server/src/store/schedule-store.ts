@@ -2,17 +2,11 @@ import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { type Schedule, ScheduleSchema } from "@chime/sdk";
 import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
 import { type KV, Kvm, KvWatchInclude } from "@nats-io/kv";
-import {
-  ClosedConnectionError,
-  headers,
-  type MsgHdrs,
-  type NatsConnection,
-  TimeoutError,
-} from "@nats-io/nats-core";
+import { headers, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
 import { DirectReads } from "../nats/direct-reads.js";
 import { HeaderList } from "../nats/header-list.js";
+import { InboxRequests, type PendingRequest } from "../nats/inbox-requests.js";
 import { pubAckOf } from "../nats/pub-ack.js";
-import { ReplyInbox } from "../nats/reply-inbox.js";
 import { isWrongLastSequence, PartitionCountError, RevisionConflictError } from "./store-errors.js";
 import { parseStoreKey, partitionOf, StoreKey } from "./store-keys.js";
 import { decodeWatermark, encodeWatermark, type Watermark } from "./watermark.js";
@@ -346,13 +340,7 @@ interface QueuedPut {
   readonly subject: string;
   readonly value: Uint8Array;
   readonly headers: MsgHdrs | undefined;
-  readonly pending: PendingPut;
-}
-
-interface PendingPut {
-  readonly resolve: (revision: number) => void;
-  readonly reject: (err: unknown) => void;
-  sentAt: number;
+  readonly pending: PendingRequest<number>;
 }
 
 /**
@@ -363,27 +351,11 @@ interface PendingPut {
  * ReplyInbox rather than a request each, which was most of what a put cost.
  */
 class BucketPuts {
-  private readonly replies: ReplyInbox<PendingPut>;
+  private readonly requests: InboxRequests<number>;
   private queued: QueuedPut[] = [];
 
   constructor(nc: NatsConnection, timeoutMs: number) {
-    this.replies = new ReplyInbox<PendingPut>(nc, timeoutMs, {
-      answered: (pending, msg) => {
-        let revision: number;
-        try {
-          revision = pubAckOf(msg).seq;
-        } catch (err) {
-          pending.reject(err);
-          return;
-        }
-        pending.resolve(revision);
-      },
-      expired: (pending) => pending.reject(new TimeoutError()),
-    });
-    // As the client's own requests do: once the connection is closed, no answer will come.
-    void nc.closed().then(() => {
-      for (const pending of this.replies.takeAll()) pending.reject(new ClosedConnectionError());
-    });
+    this.requests = new InboxRequests(nc, timeoutMs, (answer) => pubAckOf(answer).seq);
   }
 
   /** A put expecting `previousRevision` (0: a new key), or any revision when undefined. */
@@ -404,11 +376,7 @@ class BucketPuts {
     const queued = this.queued;
     this.queued = [];
     for (const { subject, value, headers, pending } of queued) {
-      try {
-        this.replies.send(subject, value, headers, pending);
-      } catch (err) {
-        pending.reject(err);
-      }
+      this.requests.send(subject, value, headers, pending);
     }
   }
 }
