@@ -6,6 +6,7 @@ import { startChimeProcess } from "../harness/chime.js";
 import { createGrpcJsClient } from "../harness/grpc-js-client.js";
 import { startTestNats } from "../harness/nats-server.js";
 import { recordTasks } from "../harness/task-recorder.js";
+import { BENCH_CHIME } from "./lib.js";
 
 const { values } = parseArgs({
   options: {
@@ -24,7 +25,7 @@ function percentiles(samples: number[]): { p50: number; p99: number; max: number
 }
 
 const nats = await startTestNats();
-const chime = await startChimeProcess(nats.url, { logLevel: "warn" });
+const chime = await startChimeProcess(nats.url, BENCH_CHIME);
 const grpc = createGrpcJsClient(`127.0.0.1:${chime.port}`);
 try {
   const inAnHour = { seconds: String(Math.floor(Date.now() / 1000) + 3600), nanos: 0 };

@@ -305,11 +305,28 @@ async function startNoopServer(
 /** Turns the no-op server and Chime take in the unary create figures. */
 const CREATE_ROUNDS = 5;
 
+/** One server of the unary create figures, and what its turns measured. */
 interface CreateSide {
-  rate: number;
-  p50: number;
-  p99: number;
-  cpu: Record<string, number>;
+  readonly client: GrpcJsClient;
+  readonly pid: number;
+  readonly latencies: number[];
+  seconds: number;
+  /** CPU seconds each process used during this server's turns. */
+  readonly cpuSeconds: Record<string, number>;
+}
+
+function createSide(client: GrpcJsClient, pid: number): CreateSide {
+  return { client, pid, latencies: [], seconds: 0, cpuSeconds: {} };
+}
+
+function figuresOf(side: CreateSide) {
+  return {
+    rate: side.latencies.length / side.seconds,
+    ...summary(side.latencies),
+    cpu: Object.fromEntries(
+      Object.entries(side.cpuSeconds).map(([name, used]) => [name, round(used / side.seconds)]),
+    ),
+  };
 }
 
 /**
@@ -352,15 +369,9 @@ export async function create({ quick }: Sizes): Promise<void> {
   try {
     for (const [method, request] of Object.entries(requests)) {
       const call = (client: GrpcJsClient) => () => client.unary(method, request());
-      const sides = [
-        { client: noopClient, pid: noop.pid },
-        { client: stack.grpc, pid: stack.chime.child.pid ?? 0 },
-      ].map((side) => ({
-        ...side,
-        latencies: [] as number[],
-        seconds: 0,
-        cpuSeconds: {} as Record<string, number>,
-      }));
+      const noopSide = createSide(noopClient, noop.pid);
+      const chimeSide = createSide(stack.grpc, stack.chime.child.pid ?? 0);
+      const sides = [noopSide, chimeSide];
       for (const side of sides) await forDuration(warmupMs, IN_FLIGHT, call(side.client));
       // The two servers take turns, a round at a time: the machine's speed drifts by 10-15 %
       // within minutes, and what drifts then falls on the ceiling and on Chime alike.
@@ -380,15 +391,8 @@ export async function create({ quick }: Sizes): Promise<void> {
           }
         }
       }
-      const figuresOf = (side: (typeof sides)[number]): CreateSide => ({
-        rate: side.latencies.length / side.seconds,
-        ...summary(side.latencies),
-        cpu: Object.fromEntries(
-          Object.entries(side.cpuSeconds).map(([name, used]) => [name, round(used / side.seconds)]),
-        ),
-      });
-      const bound = figuresOf(sides[0] as (typeof sides)[number]);
-      const chime = figuresOf(sides[1] as (typeof sides)[number]);
+      const bound = figuresOf(noopSide);
+      const chime = figuresOf(chimeSide);
       const bench = `create-${method}`;
       emit({
         bench,
