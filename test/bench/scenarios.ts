@@ -197,7 +197,7 @@ export async function burst({ quick }: Sizes): Promise<void> {
 const PLAIN_SUBJECT = "tasks.bench.steady.plain";
 
 export async function steady({ quick }: Sizes): Promise<void> {
-  const seconds = quick ? 5 : 30;
+  const seconds = quick ? 3 : 30;
   const intervals = 900;
   const crons = 100;
   const stack = await startStack();
@@ -334,7 +334,7 @@ function figuresOf(side: CreateSide) {
  * the same client against a no-op grpc-js server (the client-bound ceiling).
  */
 export async function create({ quick }: Sizes): Promise<void> {
-  const ms = quick ? 1_500 : 10_000;
+  const ms = quick ? 1_000 : 10_000;
   const warmupMs = quick ? 300 : 1_000;
   const requests = {
     ScheduleByTime: () => ({
