@@ -5,7 +5,7 @@
  *
  *   npm run bench -- [--quick] [--only ceiling,burst,steady,create,capacity,replicas]
  *
- * --quick runs everything small (about a minute) to check that the suite works; it exits 0
+ * --quick runs everything small (under a minute) to check that the suite works; it exits 0
  * when every scenario ran, whatever the figures. See docs/benchmarks.md.
  */
 
