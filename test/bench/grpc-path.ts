@@ -215,6 +215,8 @@ async function main() {
   });
   if (values.serve !== undefined) {
     const port = await servers[values.serve as ServerName]();
+    // Exit rather than die on the parent's SIGTERM, so `node --cpu-prof` writes its profile.
+    process.once("SIGTERM", () => process.exit(0));
     process.on("message", () => {
       const { user, system } = process.cpuUsage();
       process.send?.(user + system);
