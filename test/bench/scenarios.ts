@@ -217,7 +217,9 @@ export async function steady({ quick }: Sizes): Promise<void> {
   const intervals = 900;
   const crons = 100;
   const stack = await startStack();
-  const consumer = await consumeFires(stack.nats.url, "tasks.bench.steady.>");
+  const consumer = await consumeFires(stack.nats.url, "tasks.bench.steady.>", {
+    readOnArrival: true,
+  });
   try {
     // Each second: an interval's fire every 1000/900 ms, and every cron's at the second itself.
     const offsets = [
