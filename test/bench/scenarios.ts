@@ -46,6 +46,8 @@ const BATCHES_IN_FLIGHT = 4;
  * against 14 µs in a 100,000 one). The ceiling leaves out its first tenth likewise.
  */
 const WARM_UP_FIRES = 5_000;
+/** The same in --quick mode, which checks that the suite works, never a figure. */
+const QUICK_WARM_UP_FIRES = 200;
 const WARM_UP_BEFORE_T_MS = 1_000;
 const HOUR = 3_600_000;
 // Long enough for V8's memory reducer, which starts some 30 s after the allocations stop.
@@ -89,6 +91,7 @@ async function runBurst(
   replicas: number,
   ceilingCount: number,
   spreadMs: number,
+  warmUpFires: number,
 ): Promise<BurstResult> {
   const nats = await startTestNats();
   const processes: ChimeProcess[] = [];
@@ -133,7 +136,7 @@ async function runBurst(
     const calStarted = performance.now();
     await createBatches(calibration, { byTime: warm });
     const createRate = calibration / ((performance.now() - calStarted) / 1000);
-    const warmUp = Math.min(n, WARM_UP_FIRES);
+    const warmUp = Math.min(n, warmUpFires);
     const T = Date.now() + Math.ceil(((n + warmUp) / createRate) * 1.5 * 1000) + 1_500;
     const at = timestamp(T);
     await createBatches(warmUp, {
@@ -179,10 +182,14 @@ async function runBurst(
   }
 }
 
+function warmUpFires(quick: boolean): number {
+  return quick ? QUICK_WARM_UP_FIRES : WARM_UP_FIRES;
+}
+
 /** 2. Burst: N one-shots due at one instant. */
 export async function burst({ quick }: Sizes): Promise<void> {
   for (const n of quick ? [2_000] : [100_000, 10_000]) {
-    const r = await runBurst(n, 1, quick ? 20_000 : 100_000, 0);
+    const r = await runBurst(n, 1, quick ? 20_000 : 100_000, 0, warmUpFires(quick));
     const bench = `burst-${n}`;
     const extra = r.creationOverran ? { note: "creation overran T: lateness includes it" } : {};
     emit({
@@ -577,7 +584,13 @@ export async function capacity({ quick }: Sizes): Promise<void> {
 export async function replicas({ quick }: Sizes): Promise<void> {
   const n = quick ? 1_000 : 10_000;
   for (const k of [1, 2, 3]) {
-    const r = await runBurst(n, k, quick ? 10_000 : 100_000, quick ? 2_500 : 5_000);
+    const r = await runBurst(
+      n,
+      k,
+      quick ? 10_000 : 100_000,
+      quick ? 2_500 : 5_000,
+      warmUpFires(quick),
+    );
     const bench = `replicas-${k}`;
     emit({
       bench,
