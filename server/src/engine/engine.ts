@@ -430,13 +430,11 @@ export class Engine implements CatalogObserver, PartitionOwner {
           this.owned.has(record.partition) &&
           !this.admitted(record.id)
         ) {
-          const schedule = this.timingOf(record);
-          if (schedule !== undefined) this.admit(record, schedule);
+          this.admitRecord(record);
         }
         position++;
         if (!sliceOver(position, sliceStarted)) continue;
-        this.schedulePump();
-        await new Promise((resolve) => setImmediate(resolve));
+        await this.endSlice();
         enroll();
         sliceStarted = performance.now();
       }
@@ -465,15 +463,25 @@ export class Engine implements CatalogObserver, PartitionOwner {
         this.owned.has(record.partition) &&
         !this.admitted(record.id)
       ) {
-        const schedule = this.timingOf(record);
-        if (schedule !== undefined) this.admit(record, schedule);
+        this.admitRecord(record);
       }
       if (!sliceOver(++seen, sliceStarted)) continue;
-      this.schedulePump();
-      await new Promise((resolve) => setImmediate(resolve));
+      await this.endSlice();
       sliceStarted = performance.now();
     }
     this.schedulePump();
+  }
+
+  /** An admission walk's step for one record of an owned partition not admitted yet. */
+  private admitRecord(record: CatalogRecord): void {
+    const schedule = this.timingOf(record);
+    if (schedule !== undefined) this.admit(record, schedule);
+  }
+
+  /** Lets fires due meanwhile, lease renewals and I/O in, between slices of an admission. */
+  private async endSlice(): Promise<void> {
+    this.schedulePump();
+    await new Promise((resolve) => setImmediate(resolve));
   }
 
   /**
