@@ -1,4 +1,4 @@
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { fromBinary } from "@bufbuild/protobuf";
 import { type Schedule, ScheduleSchema } from "@chime/sdk";
 import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
 import { type KV, Kvm, KvWatchInclude } from "@nats-io/kv";
@@ -7,6 +7,7 @@ import { DirectReads } from "../nats/direct-reads.js";
 import { HeaderList } from "../nats/header-list.js";
 import { InboxRequests, type PendingRequest } from "../nats/inbox-requests.js";
 import { pubAckOf } from "../nats/pub-ack.js";
+import { encodeSchedule } from "./schedule-encoding.js";
 import { isWrongLastSequence, PartitionCountError, RevisionConflictError } from "./store-errors.js";
 import { parseStoreKey, partitionOf, StoreKey } from "./store-keys.js";
 import { decodeWatermark, encodeWatermark, type Watermark } from "./watermark.js";
@@ -149,7 +150,7 @@ export class ScheduleStore {
   create(schedule: Schedule): Promise<number> {
     return this.put(
       StoreKey.schedule(schedule.partition, schedule.scheduleId),
-      toBinary(ScheduleSchema, schedule),
+      encodeSchedule(schedule),
     );
   }
 
@@ -158,7 +159,7 @@ export class ScheduleStore {
     const key = StoreKey.schedule(schedule.partition, schedule.scheduleId);
     try {
       if (revision <= 0) throw new Error("version must be greater than 0");
-      return await this.put(key, toBinary(ScheduleSchema, schedule), revision);
+      return await this.put(key, encodeSchedule(schedule), revision);
     } catch (err) {
       if (isWrongLastSequence(err)) throw new RevisionConflictError(key, { cause: err });
       throw err;
