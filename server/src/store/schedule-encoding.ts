@@ -6,6 +6,7 @@ import type { CronTrigger, FireRecord, IntervalTrigger, Schedule, TimeTrigger } 
 // One writer for every encode: it keeps the buffer it grew to, where toBinary starts each
 // message at 128 bytes and doubles (a stored schedule with its payload is some 350).
 const writer = new BinaryWriter();
+const UINT32_MAX = 2n ** 32n - 1n;
 
 /**
  * A chime.v1.Schedule as protobuf binary, byte for byte what `toBinary(ScheduleSchema, s)`
@@ -87,7 +88,10 @@ function fireRecord(w: BinaryWriter, f: FireRecord): void {
 }
 
 function timestamp(w: BinaryWriter, t: Timestamp | Duration): void {
-  if (t.seconds !== 0n) w.tag(1, WireType.Varint).int64(t.seconds);
+  const seconds = t.seconds;
+  // Below 2^32 (until 2106), int64's varint is uint32's, written without a 64-bit split.
+  if (seconds > 0n && seconds <= UINT32_MAX) w.tag(1, WireType.Varint).uint32(Number(seconds));
+  else if (seconds !== 0n) w.tag(1, WireType.Varint).int64(seconds);
   if (t.nanos !== 0) w.tag(2, WireType.Varint).int32(t.nanos);
 }
 
