@@ -1,13 +1,19 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { SchedulerService } from "@chime/sdk";
+import {
+  BatchScheduleResponseSchema,
+  CreatedScheduleSchema,
+  ListSchedulesResponseSchema,
+  SchedulerService,
+  ScheduleSchema,
+} from "@chime/sdk";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { authInterceptor, TokenVerifier } from "./api/auth.js";
-import { grpcServiceFromConnect } from "./api/grpc-binding.js";
+import { grpcServiceFromConnect, type ReplyEncoder, replyEncoder } from "./api/grpc-binding.js";
 import { createGrpcHealth, healthFileDescriptorProtos } from "./api/health.js";
 import { rateLimitInterceptor } from "./api/rate-limit.js";
 import { reflectionServices } from "./api/reflection.js";
@@ -33,6 +39,12 @@ import {
   type NatsServerProcess,
   startNatsServer,
 } from "./nats/nats-server-process.js";
+import {
+  encodeBatchScheduleResponse,
+  encodeCreatedSchedule,
+  encodeListSchedulesResponse,
+  encodeSchedule,
+} from "./schedule-encoding.js";
 import { Catalog } from "./store/catalog.js";
 import { ScheduleStore } from "./store/schedule-store.js";
 
@@ -45,6 +57,13 @@ const DEFAULT_NATS = { host: "127.0.0.1", port: 4222 };
 const DASHBOARD_DIR = fileURLToPath(new URL("../dist/ui/", import.meta.url));
 // GetSchedule's recent_fires: how many, and how many task messages it may read to find them.
 const RECENT_FIRES = 10;
+/** The replies of creates, reads and lists over gRPC, written without toBinary's reflection. */
+const replyEncoders: ReplyEncoder[] = [
+  replyEncoder(CreatedScheduleSchema, encodeCreatedSchedule),
+  replyEncoder(ScheduleSchema, encodeSchedule),
+  replyEncoder(ListSchedulesResponseSchema, encodeListSchedulesResponse),
+  replyEncoder(BatchScheduleResponseSchema, encodeBatchScheduleResponse),
+];
 const RECENT_FIRES_MAX_SCANNED = 20_000;
 
 /** A running Chime. */
@@ -236,7 +255,7 @@ export async function startChime(
       },
       connectOptions: { interceptors, readMaxBytes: config.http.maxRequestBytes },
       grpcServices: [
-        grpcServiceFromConnect(SchedulerService, impl, { interceptors }),
+        grpcServiceFromConnect(SchedulerService, impl, { interceptors, replyEncoders }),
         health.registration,
         ...reflectionServices([SchedulerService], healthFileDescriptorProtos),
       ],

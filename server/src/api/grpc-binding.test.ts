@@ -1,4 +1,4 @@
-import { create, createFileRegistry } from "@bufbuild/protobuf";
+import { create, createFileRegistry, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { GenService } from "@bufbuild/protobuf/codegenv2";
 import {
   FileDescriptorProtoSchema,
@@ -6,7 +6,12 @@ import {
   type StringValue,
   StringValueSchema,
 } from "@bufbuild/protobuf/wkt";
-import { SchedulerService } from "@chime/sdk";
+import {
+  GetScheduleRequestSchema,
+  SchedulerService,
+  ScheduleSchema,
+  UnscheduleResponseSchema,
+} from "@chime/sdk";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import {
   Client,
@@ -18,9 +23,10 @@ import {
   status,
 } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
-import { type GrpcService, grpcServiceFromConnect } from "./grpc-binding.js";
+import { type GrpcService, grpcServiceFromConnect, replyEncoder } from "./grpc-binding.js";
 
 const GET_SCHEDULE = "/chime.v1.SchedulerService/GetSchedule";
+const UNSCHEDULE = "/chime.v1.SchedulerService/Unschedule";
 const identity = (bytes: Buffer): Buffer => bytes;
 
 let server: Server | undefined;
@@ -96,6 +102,39 @@ describe("grpcServiceFromConnect", () => {
     // The server still answers.
     const ok = await rawUnary(c, GET_SCHEDULE, Buffer.alloc(0));
     expect(ok.response.length).toBe(0);
+  });
+
+  it("answers with a reply encoder's bytes for its message type, and toBinary's for others", async () => {
+    const seen: string[] = [];
+    const c = await serve(
+      grpcServiceFromConnect(
+        SchedulerService,
+        {
+          getSchedule: (req) => ({ scheduleId: req.target.value ?? "" }),
+          unschedule: () => ({ existed: true }),
+        },
+        {
+          replyEncoders: [
+            replyEncoder(ScheduleSchema, (schedule) => {
+              seen.push(schedule.scheduleId);
+              return toBinary(ScheduleSchema, { ...schedule, subject: "tasks.encoded" });
+            }),
+          ],
+        },
+      ),
+    );
+    const request = toBinary(
+      GetScheduleRequestSchema,
+      create(GetScheduleRequestSchema, { target: { case: "scheduleId", value: "s-1" } }),
+    );
+    const { response } = await rawUnary(c, GET_SCHEDULE, Buffer.from(request));
+    expect(fromBinary(ScheduleSchema, response)).toMatchObject({
+      scheduleId: "s-1",
+      subject: "tasks.encoded",
+    });
+    expect(seen).toEqual(["s-1"]);
+    const unscheduled = await rawUnary(c, UNSCHEDULE, Buffer.alloc(0));
+    expect(fromBinary(UnscheduleResponseSchema, unscheduled.response).existed).toBe(true);
   });
 
   it("maps a ConnectError to the same status code, message and metadata", async () => {

@@ -3,6 +3,7 @@ import {
   type DescMessage,
   type DescService,
   fromBinary,
+  type MessageShape as MessageOf,
   toBinary,
 } from "@bufbuild/protobuf";
 import {
@@ -50,7 +51,29 @@ export interface GrpcBindingOptions {
   readonly interceptors?: readonly Interceptor[];
   /** Per-call context values for the handler and interceptors. Default: an empty set. */
   readonly contextValues?: (call: GrpcCallInfo) => ContextValues;
+  /**
+   * Encoders of replies that outrun toBinary, for the messages answered most; each must write
+   * the bytes toBinary would. Default: toBinary for every reply.
+   */
+  readonly replyEncoders?: readonly ReplyEncoder[];
 }
+
+/** An encoder of one message type, in place of toBinary: made by `replyEncoder`. */
+export interface ReplyEncoder {
+  readonly schema: DescMessage;
+  encode(message: MessageShape): Uint8Array;
+}
+
+/** A reply encoder whose function takes the messages of its schema. */
+export function replyEncoder<Desc extends DescMessage>(
+  schema: Desc,
+  encode: (message: MessageOf<Desc>) => Uint8Array,
+): ReplyEncoder {
+  // The binding calls it with messages of `schema` only (the output of the method found by it).
+  return { schema, encode: encode as (message: MessageShape) => Uint8Array };
+}
+
+type Encode = (message: MessageShape) => Uint8Array;
 
 /** What a call offers besides its messages (grpc-js does not export its own name for it). */
 export type GrpcCallInfo = Pick<
@@ -97,21 +120,31 @@ export function grpcServiceFromConnect<Desc extends DescService>(
       responseSerialize: passBytes,
       responseDeserialize: passBytes,
     };
+    const output = method.method.output;
+    const encoder = options.replyEncoders?.find((e) => e.schema.typeName === output.typeName);
+    const encode: Encode = encoder
+      ? (message) => encoder.encode(message)
+      : (message) => toBinary(output, message);
     implementation[name] =
       method.kind === "unary"
-        ? unaryHandler(method, interceptors, options)
-        : serverStreamingHandler(method, interceptors, options);
+        ? unaryHandler(method, interceptors, options, encode)
+        : serverStreamingHandler(method, interceptors, options, encode);
   }
   return { definition, implementation };
 }
 
-function unaryHandler(spec: UnarySpec, interceptors: Interceptor[], options: GrpcBindingOptions) {
+function unaryHandler(
+  spec: UnarySpec,
+  interceptors: Interceptor[],
+  options: GrpcBindingOptions,
+  encode: Encode,
+) {
   return (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>): void => {
     const context = contextOrReply(spec, call, options, (err) => callback(err));
     if (!context) {
       return;
     }
-    void answerUnary(spec, interceptors, context, call, callback);
+    void answerUnary(spec, interceptors, context, call, callback, encode);
   };
 }
 
@@ -121,12 +154,13 @@ async function answerUnary(
   context: GrpcHandlerContext,
   call: GrpcCall,
   callback: sendUnaryData<Buffer>,
+  encode: Encode,
 ): Promise<void> {
   let bytes: Buffer;
   try {
     const input = parseRequest(spec.method.input, call.request);
     const output = await invokeUnary(spec, context, input, interceptors);
-    bytes = asBuffer(toBinary(spec.method.output, output));
+    bytes = asBuffer(encode(output));
   } catch (reason) {
     sendHeader(call, context.responseHeader);
     callback(errorResponse(reason, context.responseTrailer));
@@ -225,6 +259,7 @@ function serverStreamingHandler(
   spec: ServerStreamingSpec,
   interceptors: Interceptor[],
   options: GrpcBindingOptions,
+  encode: Encode,
 ) {
   return (call: ServerWritableStream<Buffer, Buffer>): void => {
     const context = contextOrReply(spec, call, options, (err) => call.emit("error", err));
@@ -244,7 +279,7 @@ function serverStreamingHandler(
           sendHeader(call, context.responseHeader);
           headerSent = true;
         }
-        if (!call.write(asBuffer(toBinary(spec.method.output, message)))) {
+        if (!call.write(asBuffer(encode(message)))) {
           await waitForDrain(call, context.signal);
         }
       }

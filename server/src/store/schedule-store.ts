@@ -7,7 +7,7 @@ import { DirectReads } from "../nats/direct-reads.js";
 import { HeaderList } from "../nats/header-list.js";
 import { InboxRequests, type PendingRequest } from "../nats/inbox-requests.js";
 import { pubAckOf } from "../nats/pub-ack.js";
-import { encodeSchedule } from "./schedule-encoding.js";
+import { encodeSchedule } from "../schedule-encoding.js";
 import { isWrongLastSequence, PartitionCountError, RevisionConflictError } from "./store-errors.js";
 import { parseStoreKey, partitionOf, StoreKey } from "./store-keys.js";
 import { decodeWatermark, encodeWatermark, type Watermark } from "./watermark.js";

@@ -1,7 +1,18 @@
 import type { Message } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
-import type { CronTrigger, FireRecord, IntervalTrigger, Schedule, TimeTrigger } from "@chime/sdk";
+import type {
+  BatchScheduleError,
+  BatchScheduleResponse,
+  BatchScheduleResult,
+  CreatedSchedule,
+  CronTrigger,
+  FireRecord,
+  IntervalTrigger,
+  ListSchedulesResponse,
+  Schedule,
+  TimeTrigger,
+} from "@chime/sdk";
 
 // One writer for every encode: it keeps the buffer it grew to, where toBinary starts each
 // message at 128 bytes and doubles (a stored schedule with its payload is some 350).
@@ -16,7 +27,56 @@ const UINT32_MAX = 2n ** 32n - 1n;
  * generated schedules with every field of the schema.
  */
 export function encodeSchedule(s: Schedule): Uint8Array {
-  const w = writer;
+  return encoded(s, scheduleFields);
+}
+
+/** The replies of the calls made most, written as `encodeSchedule` is (see reply encoders). */
+export function encodeCreatedSchedule(c: CreatedSchedule): Uint8Array {
+  return encoded(c, createdFields);
+}
+
+export function encodeListSchedulesResponse(list: ListSchedulesResponse): Uint8Array {
+  return encoded(list, listFields);
+}
+
+export function encodeBatchScheduleResponse(batch: BatchScheduleResponse): Uint8Array {
+  return encoded(batch, batchFields);
+}
+
+function encoded<M extends Message>(value: M, fields: (w: BinaryWriter, value: M) => void) {
+  fields(writer, value);
+  unknownFields(writer, value);
+  return writer.finish();
+}
+
+function createdFields(w: BinaryWriter, c: CreatedSchedule): void {
+  string(w, 1, c.scheduleId);
+  if (c.created) w.tag(2, WireType.Varint).bool(true);
+  message(w, 3, c.schedule, scheduleFields);
+  if (c.replaced) w.tag(4, WireType.Varint).bool(true);
+}
+
+function listFields(w: BinaryWriter, list: ListSchedulesResponse): void {
+  for (const schedule of list.schedules) message(w, 1, schedule, scheduleFields);
+  string(w, 2, list.nextPageToken);
+}
+
+function batchFields(w: BinaryWriter, batch: BatchScheduleResponse): void {
+  for (const result of batch.results) message(w, 1, result, batchResultFields);
+}
+
+function batchResultFields(w: BinaryWriter, result: BatchScheduleResult): void {
+  const outcome = result.outcome;
+  if (outcome.case === "created") message(w, 1, outcome.value, createdFields);
+  else if (outcome.case === "error") message(w, 2, outcome.value, batchErrorFields);
+}
+
+function batchErrorFields(w: BinaryWriter, error: BatchScheduleError): void {
+  if (error.code !== 0) w.tag(1, WireType.Varint).uint32(error.code);
+  string(w, 2, error.message);
+}
+
+function scheduleFields(w: BinaryWriter, s: Schedule): void {
   string(w, 1, s.scheduleId);
   string(w, 2, s.name);
   string(w, 3, s.subject);
@@ -58,8 +118,6 @@ export function encodeSchedule(s: Schedule): Uint8Array {
   uint64Field(w, 52, s.manualFireCount);
   string(w, 60, s.namespace);
   for (const fire of s.recentFires) message(w, 70, fire, fireRecord);
-  unknownFields(w, s);
-  return w.finish();
 }
 
 function timeTrigger(w: BinaryWriter, t: TimeTrigger): void {

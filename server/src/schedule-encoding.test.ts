@@ -9,10 +9,20 @@ import {
   toBinary,
 } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
-import { ScheduleSchema } from "@chime/sdk";
+import {
+  BatchScheduleResponseSchema,
+  CreatedScheduleSchema,
+  ListSchedulesResponseSchema,
+  ScheduleSchema,
+} from "@chime/sdk";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { encodeSchedule } from "./schedule-encoding.js";
+import {
+  encodeBatchScheduleResponse,
+  encodeCreatedSchedule,
+  encodeListSchedulesResponse,
+  encodeSchedule,
+} from "./schedule-encoding.js";
 
 /**
  * Messages of `desc` with any value in every field, read from the schema itself: a field the
@@ -50,7 +60,7 @@ function fieldValue(field: DescField, depth: number): fc.Arbitrary<unknown> {
         fc.integer({ min: -5, max: 200 }),
       );
     case "message":
-      return depth > 2 ? fc.constant(undefined) : messageOf(field.message, depth + 1);
+      return depth > 5 ? fc.constant(undefined) : messageOf(field.message, depth + 1);
     case "list":
       if (field.listKind !== "message") throw new Error(`no generator for ${field}`);
       return fc.array(messageOf(field.message, depth + 1), { maxLength: 3 });
@@ -88,15 +98,29 @@ function scalarOf(scalar: ScalarType): fc.Arbitrary<unknown> {
   }
 }
 
+/** Holds `encode` to toBinary over generated messages of `schema`. */
+function writesAsToBinary<Desc extends DescMessage>(
+  schema: Desc,
+  encode: (message: MessageShape<Desc>) => Uint8Array,
+  numRuns: number,
+): void {
+  fc.assert(
+    fc.property(messageOf(schema), (message) => {
+      expect(Buffer.from(encode(message))).toEqual(Buffer.from(toBinary(schema, message)));
+    }),
+    { numRuns },
+  );
+}
+
 describe("encodeSchedule", () => {
   it("writes every schedule byte for byte as toBinary does", () => {
-    fc.assert(
-      fc.property(messageOf(ScheduleSchema), (schedule) => {
-        const expected = toBinary(ScheduleSchema, schedule);
-        expect(Buffer.from(encodeSchedule(schedule))).toEqual(Buffer.from(expected));
-      }),
-      { numRuns: 500 },
-    );
+    writesAsToBinary(ScheduleSchema, encodeSchedule, 500);
+  });
+
+  it("writes the replies of creates and lists byte for byte as toBinary does", () => {
+    writesAsToBinary(CreatedScheduleSchema, encodeCreatedSchedule, 200);
+    writesAsToBinary(ListSchedulesResponseSchema, encodeListSchedulesResponse, 100);
+    writesAsToBinary(BatchScheduleResponseSchema, encodeBatchScheduleResponse, 100);
   });
 
   it("keeps the fields it does not know, of the schedule and of its messages", () => {
