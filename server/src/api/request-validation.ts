@@ -9,12 +9,12 @@ import {
   type ScheduleByCronRequest,
   type ScheduleByIntervalRequest,
   type ScheduleByTimeRequest,
-  ScheduleSchema,
   ScheduleState,
   TimeTriggerSchema,
 } from "@chime/sdk";
 import { timetableDefinitionOf } from "../engine/schedule-plan.js";
 import { durationMs, durationOf, msOf, timestampOf } from "../proto-time.js";
+import { newSchedule } from "../schedule-message.js";
 import {
   assertTimeZone,
   CRON_BEYOND_HORIZON_RULE,
@@ -215,15 +215,15 @@ export class RequestValidator {
     if (request.contentType.length > 255 || CONTROL.test(request.contentType)) {
       throw new InvalidFieldError("content_type", "must be at most 255 printable characters");
     }
-    return create(ScheduleSchema, {
-      name: request.name ?? "",
-      subject: request.subject,
-      payload: request.payload,
-      headers: request.headers,
-      labels: request.labels,
-      contentType: request.contentType,
-      state: ScheduleState.ACTIVE,
-    });
+    const schedule = newSchedule();
+    schedule.name = request.name ?? "";
+    schedule.subject = request.subject;
+    schedule.payload = request.payload;
+    schedule.headers = request.headers;
+    schedule.labels = request.labels;
+    schedule.contentType = request.contentType;
+    schedule.state = ScheduleState.ACTIVE;
+    return schedule;
   }
 
   private checkSubject(subject: string): void {

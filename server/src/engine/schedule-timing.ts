@@ -1,8 +1,7 @@
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import type { CronTrigger, IntervalTrigger, Schedule, TimeTrigger } from "@chime/sdk";
+import { newSchedule } from "../schedule-message.js";
 import { WireReader } from "../wire-reader.js";
-
-const EMPTY = new Uint8Array(0);
 
 /**
  * Decodes from a stored chime.v1.Schedule only what the engine plans and counts with: the
@@ -13,29 +12,8 @@ const EMPTY = new Uint8Array(0);
  * Field numbers are those of proto/chime/v1/schedule.proto.
  */
 export function decodeScheduleTiming(bytes: Uint8Array): Schedule {
-  // A literal, not a copy of a created message: copying one costs as much as decoding.
-  const schedule: Schedule = {
-    $typeName: "chime.v1.Schedule",
-    scheduleId: "",
-    name: "",
-    subject: "",
-    payload: EMPTY,
-    headers: {},
-    labels: {},
-    contentType: "",
-    trigger: { case: undefined },
-    state: 0,
-    fireCount: 0n,
-    nextFireTimes: [],
-    maxFires: 0,
-    misfirePolicy: 0,
-    runImmediately: false,
-    partition: 0,
-    owner: "",
-    manualFireCount: 0n,
-    namespace: "",
-    recentFires: [],
-  };
+  // A literal (newSchedule), not a copy of a created message: copying one costs as much as decoding.
+  const schedule = newSchedule();
   const reader = new WireReader(bytes);
   const end = bytes.length;
   while (reader.pos < end) {
