@@ -1,12 +1,13 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { type Schedule, ScheduleSchema } from "@chime/sdk";
-import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
-import { type KV, Kvm, KvWatchInclude } from "@nats-io/kv";
+import { type JetStreamClient, type JetStreamManager, jetstream } from "@nats-io/jetstream";
+import { type KV, Kvm } from "@nats-io/kv";
 import { headers, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
 import { DirectReads } from "../nats/direct-reads.js";
 import { HeaderList } from "../nats/header-list.js";
 import { InboxRequests, type PendingRequest } from "../nats/inbox-requests.js";
 import { pubAckOf } from "../nats/pub-ack.js";
+import { followStream } from "../nats/stream-follower.js";
 import { encodeSchedule } from "../schedule-encoding.js";
 import { isWrongLastSequence, PartitionCountError, RevisionConflictError } from "./store-errors.js";
 import { parseStoreKey, partitionOf, StoreKey } from "./store-keys.js";
@@ -78,10 +79,11 @@ export class ScheduleStore {
   private constructor(
     private readonly kv: KV,
     private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
     private readonly bucket: string,
-    stream: string,
+    private readonly stream: string,
     readonly partitions: number,
-    nc: NatsConnection,
+    private readonly nc: NatsConnection,
     timeoutMs: number,
   ) {
     this.puts = new BucketPuts(nc, timeoutMs);
@@ -108,6 +110,7 @@ export class ScheduleStore {
     return new ScheduleStore(
       kv,
       js,
+      await js.jetstreamManager(),
       options.bucket,
       streamInfo.config.name,
       partitions,
@@ -246,10 +249,10 @@ export class ScheduleStore {
   /**
    * Hands every current key, then every change as it happens, to `apply`, in revision order,
    * one at a time; resolves once `signal` aborts, and rejects with what `apply` or the watch
-   * throws. The watch survives reconnects (it is an ordered consumer that resumes where it
-   * was). From `fromRevision` (> 0): every change from that revision on, to resume a failed
-   * watch. A callback rather than a generator of changes: at a million keys, the second layer
-   * of async iteration was a tenth of the time to load the store.
+   * throws, or as soon as a change may have been missed (a reconnect, say: see
+   * `followStream`). From `fromRevision` (> 0): every change from that revision on, to resume
+   * a failed watch. A callback rather than a generator of changes: at a million keys, the
+   * second layer of async iteration was a tenth of the time to load the store.
    */
   async follow(
     signal: AbortSignal,
@@ -259,56 +262,53 @@ export class ScheduleStore {
     // Every message of the stream, not the last per key: the bucket keeps one value per key
     // (history 1), so that is the same, and it spares nats-server the last-per-subject
     // search that makes creating the consumer outlast the request timeout at a million keys.
-    const iterator = await this.kv.watch(
-      fromRevision > 0
-        ? { include: KvWatchInclude.AllHistory, resumeFromRevision: fromRevision }
-        : { include: KvWatchInclude.AllHistory },
-    );
-    const stop = (): void => iterator.stop();
-    signal.addEventListener("abort", stop, { once: true });
-    try {
-      for await (const entry of iterator) {
-        // Only a delete or purge marker is empty, and every stored value has bytes: the
-        // headers (which each put carries, and which cost a decode each) are read for those only.
-        const deleted = entry.value.length === 0 && entry.operation !== "PUT";
-        const key = parseStoreKey(entry.key);
-        switch (key.kind) {
-          case "schedule":
-            apply({
-              kind: "schedule",
-              id: key.id,
-              partition: key.partition,
-              revision: entry.revision,
-              encoded: deleted ? null : entry.value,
-            });
-            break;
-          case "name":
-            apply({
-              kind: "name",
-              namespace: key.namespace,
-              name: key.name,
-              revision: entry.revision,
-              id: deleted ? null : entry.string(),
-            });
-            break;
-          case "watermark":
-            apply({
-              kind: "watermark",
-              partition: key.partition,
-              revision: entry.revision,
-              watermark: deleted ? null : decodeWatermark(entry.value),
-            });
-            break;
-          default:
-            // Still counted: readers wait for revisions, and this one has arrived.
-            apply({ kind: "other", revision: entry.revision });
-            break;
-        }
+    const prefixLength = `$KV.${this.bucket}.`.length;
+    const options = {
+      stream: this.stream,
+      filterSubject: `$KV.${this.bucket}.>`,
+      fromSequence: fromRevision,
+      signal,
+    };
+    await followStream(this.nc, this.jsm, options, (msg, revision) => {
+      // Only a delete or purge marker is empty, and every stored value has bytes: the
+      // headers (which each put carries, and which cost a decode each) are read for those only.
+      const value = msg.data;
+      const deleted =
+        value.length === 0 && (msg.headers?.get(KV_OPERATION_HEADER) || "PUT") !== "PUT";
+      const key = parseStoreKey(msg.subject.slice(prefixLength));
+      switch (key.kind) {
+        case "schedule":
+          apply({
+            kind: "schedule",
+            id: key.id,
+            partition: key.partition,
+            revision,
+            encoded: deleted ? null : value,
+          });
+          break;
+        case "name":
+          apply({
+            kind: "name",
+            namespace: key.namespace,
+            name: key.name,
+            revision,
+            id: deleted ? null : msg.string(),
+          });
+          break;
+        case "watermark":
+          apply({
+            kind: "watermark",
+            partition: key.partition,
+            revision,
+            watermark: deleted ? null : decodeWatermark(value),
+          });
+          break;
+        default:
+          // Still counted: readers wait for revisions, and this one has arrived.
+          apply({ kind: "other", revision });
+          break;
       }
-    } finally {
-      signal.removeEventListener("abort", stop);
-      iterator.stop();
-    }
+    });
   }
 
   /**
