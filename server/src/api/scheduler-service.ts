@@ -1,5 +1,4 @@
 import { clone, create } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   type BatchScheduleItem,
   type BatchScheduleRequest,
@@ -29,7 +28,7 @@ import type { Logger } from "pino";
 import { type Engine, type ManualFire, UnknownScheduleError } from "../engine/engine.js";
 import { deriveProgress, type Progress, ProgressState } from "../engine/progress.js";
 import { planOf } from "../engine/schedule-plan.js";
-import { msOf, timestampOf } from "../proto-time.js";
+import { msOf, timestampAt, timestampOf } from "../proto-time.js";
 import type { Catalog, CatalogRecord } from "../store/catalog.js";
 import { namespaceOfEncoded } from "../store/namespace-counts.js";
 import { isScheduleId, newScheduleId } from "../store/schedule-id.js";
@@ -338,7 +337,7 @@ export class SchedulerApi {
     schedule.namespace = access.home;
     schedule.scheduleId = id;
     schedule.partition = this.deps.store.partitionOf(id);
-    schedule.createdAt = timestampFromMs(now);
+    schedule.createdAt = timestampAt(now);
     stampDefinition(schedule, now);
     return schedule;
   }
@@ -576,7 +575,7 @@ export class SchedulerApi {
         );
       }
       schedule.state = ScheduleState.PAUSED;
-      schedule.pausedAt = timestampFromMs(now);
+      schedule.pausedAt = timestampAt(now);
       return true;
     });
   }
@@ -592,7 +591,7 @@ export class SchedulerApi {
       schedule.state = ScheduleState.ACTIVE;
       schedule.pausedAt = undefined;
       // Occurrences while it was paused are skipped: the timetable goes on from now.
-      schedule.progressAt = timestampFromMs(now);
+      schedule.progressAt = timestampAt(now);
       return true;
     });
   }
@@ -621,7 +620,7 @@ export class SchedulerApi {
       const now = this.now();
       if (!change(schedule, progress, now))
         return this.view(record, DEFAULT_NEXT_FIRE_COUNT, schedule);
-      schedule.updatedAt = timestampFromMs(now);
+      schedule.updatedAt = timestampAt(now);
       try {
         const revision = await this.deps.store.update(schedule, record.revision);
         await this.ownerApplied(schedule.partition, revision);
@@ -661,7 +660,7 @@ export class SchedulerApi {
           : await this.deps.ownership.triggerAt(owner, scheduleId);
       return create(TriggerScheduleResponseSchema, {
         scheduleId,
-        firedAt: timestampFromMs(fire.firedAt),
+        firedAt: timestampAt(fire.firedAt),
         messageId: fire.messageId,
         streamSequence: BigInt(fire.streamSequence),
       });
@@ -713,7 +712,7 @@ export class SchedulerApi {
     if (nextFireCount > 0) {
       schedule.nextFireTimes = this.deps.engine
         .upcoming(schedule.scheduleId, nextFireCount)
-        .map((due) => timestampFromMs(due));
+        .map((due) => timestampAt(due));
     }
     return schedule;
   }
@@ -791,13 +790,13 @@ export class SchedulerApi {
 
 /** Marks a definition as written now: its timetable starts here. */
 function stampDefinition(schedule: Schedule, now: number): void {
-  schedule.updatedAt = timestampFromMs(now);
-  schedule.definedAt = timestampFromMs(now);
+  schedule.updatedAt = timestampAt(now);
+  schedule.definedAt = timestampAt(now);
   schedule.state = ScheduleState.ACTIVE;
   schedule.pausedAt = undefined;
   const at = schedule.trigger.case === "time" ? msOf(schedule.trigger.value.at) : undefined;
   // Occurrences after progress_at are still to fire; a one-shot in the recent past is one.
-  schedule.progressAt = timestampFromMs(Math.min(at ?? now, now) - 1);
+  schedule.progressAt = timestampAt(Math.min(at ?? now, now) - 1);
 }
 
 function stateOf(state: ProgressState): ScheduleState {

@@ -1,5 +1,4 @@
 import { create } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { type FireRecord, FireRecordSchema } from "@chime/sdk";
 import {
   DeliverPolicy,
@@ -7,6 +6,7 @@ import {
   type JetStreamManager,
   type JsMsg,
 } from "@nats-io/jetstream";
+import { timestampAt } from "../proto-time.js";
 
 export interface FireHistoryOptions {
   /** The task stream every fire is stored in. */
@@ -111,8 +111,8 @@ function fireRecordOf(m: JsMsg): FireRecord {
   const scheduledAt = Date.parse(h?.get("Chime-Scheduled-At") ?? "");
   const firedAt = Date.parse(h?.get("Chime-Fired-At") ?? "");
   return create(FireRecordSchema, {
-    scheduledAt: Number.isNaN(scheduledAt) ? undefined : timestampFromMs(scheduledAt),
-    firedAt: Number.isNaN(firedAt) ? undefined : timestampFromMs(firedAt),
+    scheduledAt: Number.isNaN(scheduledAt) ? undefined : timestampAt(scheduledAt),
+    firedAt: Number.isNaN(firedAt) ? undefined : timestampAt(firedAt),
     trigger: h?.get("Chime-Trigger") ?? "",
     fireSeq: BigInt(Number.parseInt(h?.get("Chime-Fire-Seq") ?? "0", 10) || 0),
     streamSequence: BigInt(m.seq),
