@@ -3,7 +3,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startTestNats, type TestNats } from "../../../test/harness/nats-server.js";
-import { FollowInterruptedError, followStream } from "./stream-follower.js";
+import { FollowInterruptedError, followStream, sequencesOfReply } from "./stream-follower.js";
 
 let server: TestNats;
 let nc: NatsConnection;
@@ -141,5 +141,25 @@ describe("followStream", () => {
     await until("every message", () => taken.length === 2);
     await server.restart();
     await expect(done).rejects.toThrow(/reconnected/);
+  });
+});
+
+describe("sequencesOfReply", () => {
+  it("reads the stream and delivery sequences of each form of reply subject", () => {
+    expect(sequencesOfReply("$JS.ACK.KV_chime.c_1.1.1234567.89.1765012345678901234.0")).toEqual([
+      1_234_567, 89,
+    ]);
+    expect(
+      sequencesOfReply("$JS.ACK.hub.ACCHASH.KV_chime.c_1.2.1234567.89.1765012345678901234.5"),
+    ).toEqual([1_234_567, 89]);
+    expect(
+      sequencesOfReply("$JS.ACK._.ACCHASH.KV_chime.c_1.1.42.7.1765012345678901234.0.Xy3"),
+    ).toEqual([42, 7]);
+  });
+
+  it("refuses a subject that is not a JetStream delivery", () => {
+    for (const reply of ["", "_INBOX.abc", "$JS.ACK.S.c.1.x.2.3.4", "$JS.ACK.S.c.1..2.3.4"]) {
+      expect(() => sequencesOfReply(reply)).toThrow(FollowInterruptedError);
+    }
   });
 });

@@ -68,7 +68,7 @@ export async function followStream(
   });
   const data = (msg: Msg): void => {
     const reply = msg.reply ?? "";
-    const [sequence, deliverySequence] = sequencesOf(reply);
+    const [sequence, deliverySequence] = sequencesOfReply(reply);
     if (deliverySequence !== delivered + 1) {
       throw new FollowInterruptedError(
         `delivery ${deliverySequence} after ${delivered}: messages were missed`,
@@ -150,47 +150,49 @@ export async function followStream(
   }
 }
 
+/** Where the dots of the reply subject being read are: reused, as one is read at a time. */
+const dots = new Int32Array(16);
+
 /**
- * The stream and delivery sequences from a JetStream reply subject, without splitting it:
- * `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<delivery seq>.<time>.<pending>`, or
- * with a domain and an account hash after `$JS.ACK.` (and a token more at the end).
+ * The stream and delivery sequences of a JetStream delivery, from its reply subject:
+ * `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<delivery seq>.<time>.<pending>`,
+ * or with a domain and an account hash after `$JS.ACK.` (and a token more at the end).
+ * Found by indexOf, not split: no array of tokens per message.
  */
-function sequencesOf(reply: string): [number, number] {
-  let dots = 0;
-  let streamStart = -1;
-  const tokens = countTokens(reply);
-  if (tokens !== 9 && tokens < 11) {
+export function sequencesOfReply(reply: string): [stream: number, delivery: number] {
+  const dot = sequenceDotOf(reply);
+  return [tokenNumber(reply, dot), tokenNumber(reply, dot + 1)];
+}
+
+/** The index in `dots` of the dot before the stream sequence. */
+function sequenceDotOf(reply: string): number {
+  let count = 0;
+  for (
+    let at = reply.indexOf(".");
+    at !== -1 && count < dots.length;
+    at = reply.indexOf(".", at + 1)
+  ) {
+    dots[count++] = at;
+  }
+  const tokens = count + 1;
+  if (tokens !== 9 && (tokens < 11 || tokens > 12)) {
     throw new FollowInterruptedError(`not a JetStream delivery: ${reply}`);
   }
-  // The stream sequence is token 5 of the short form and token 7 of the long one.
-  const streamToken = tokens === 9 ? 5 : 7;
-  for (let i = 0; i < reply.length; i++) {
-    if (reply.charCodeAt(i) === DOT && ++dots === streamToken) {
-      streamStart = i + 1;
-      break;
-    }
-  }
-  const streamEnd = reply.indexOf(".", streamStart);
-  const deliveryEnd = reply.indexOf(".", streamEnd + 1);
-  return [digits(reply, streamStart, streamEnd), digits(reply, streamEnd + 1, deliveryEnd)];
+  return tokens === 9 ? 4 : 6;
 }
 
-const DOT = 46;
-const ZERO = 48;
-
-function countTokens(text: string): number {
-  let count = 1;
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === DOT) count++;
-  return count;
-}
-
-function digits(text: string, start: number, end: number): number {
+/** The number between dots `index` and `index + 1` of `reply`. */
+function tokenNumber(reply: string, index: number): number {
+  const start = (dots[index] as number) + 1;
+  const end = dots[index + 1] as number;
   let value = 0;
   for (let i = start; i < end; i++) {
-    const digit = text.charCodeAt(i) - ZERO;
-    if (digit < 0 || digit > 9) throw new FollowInterruptedError(`not a sequence: ${text}`);
+    const digit = reply.charCodeAt(i) - ZERO;
+    if (digit < 0 || digit > 9) throw new FollowInterruptedError(`not a sequence: ${reply}`);
     value = value * 10 + digit;
   }
-  if (end <= start) throw new FollowInterruptedError(`not a sequence: ${text}`);
+  if (end <= start) throw new FollowInterruptedError(`not a sequence: ${reply}`);
   return value;
 }
+
+const ZERO = 48;
