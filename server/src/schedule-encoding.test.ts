@@ -141,6 +141,13 @@ describe("encodeSchedule", () => {
     );
   });
 
+  it("leaves nothing of a schedule it could not write in the next", () => {
+    const unwritable = create(ScheduleSchema, { subject: "tasks.a", maxFires: -1 });
+    expect(() => encodeSchedule(unwritable)).toThrow();
+    const next = create(ScheduleSchema, { subject: "tasks.b" });
+    expect(Buffer.from(encodeSchedule(next))).toEqual(Buffer.from(toBinary(ScheduleSchema, next)));
+  });
+
   it("leaves nothing of one schedule in the next", () => {
     const big = create(ScheduleSchema, { payload: new Uint8Array(5_000).fill(1) });
     const small = create(ScheduleSchema, { subject: "tasks.small" });

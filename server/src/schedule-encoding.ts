@@ -43,10 +43,34 @@ export function encodeBatchScheduleResponse(batch: BatchScheduleResponse): Uint8
   return encoded(batch, batchFields);
 }
 
-function encoded<M extends Message>(value: M, fields: (w: BinaryWriter, value: M) => void) {
-  fields(writer, value);
-  unknownFields(writer, value);
-  return writer.finish();
+function encoded<M extends Message>(
+  value: M,
+  fields: (w: BinaryWriter, value: M) => void,
+): Uint8Array {
+  try {
+    fields(writer, value);
+    unknownFields(writer, value);
+  } catch (err) {
+    // Nothing of a message that could not be written is left for the next one.
+    writer.finish();
+    throw err;
+  }
+  return takeBytes(writer);
+}
+
+/**
+ * The writer's bytes, copied into Node's pooled memory, and the writer emptied for the next
+ * message. finish() copies them with Uint8Array.slice, a new ArrayBuffer each time: about
+ * 2 us, against 0.25 for a pooled Buffer. It reads the writer's `buffer` and `pos`, which its
+ * types keep private: the encoding test fails at once should a release of @bufbuild/protobuf
+ * (pinned ~2.17) rename them.
+ */
+function takeBytes(w: BinaryWriter): Uint8Array {
+  const state = w as unknown as { buffer: Uint8Array; pos: number };
+  const bytes = Buffer.allocUnsafe(state.pos);
+  bytes.set(state.buffer.subarray(0, state.pos));
+  state.pos = 0;
+  return bytes;
 }
 
 function createdFields(w: BinaryWriter, c: CreatedSchedule): void {
