@@ -10,7 +10,6 @@ import {
   type ScheduleByIntervalRequest,
   type ScheduleByTimeRequest,
   ScheduleState,
-  TimeTriggerSchema,
 } from "@chime/sdk";
 import { timetableDefinitionOf } from "../engine/schedule-plan.js";
 import { durationMs, durationOf, msOf, timestampOf } from "../proto-time.js";
@@ -140,7 +139,7 @@ export class RequestValidator {
       throw new InvalidFieldError(fieldOf(when.case), "must be before year 10000");
     schedule.trigger = {
       case: "time",
-      value: create(TimeTriggerSchema, { at: timestampOf(at), localTime, timeZone }),
+      value: { $typeName: "chime.v1.TimeTrigger", at: timestampOf(at), localTime, timeZone },
     };
     return this.draft(schedule, request);
   }

@@ -205,16 +205,20 @@ export class SchedulerApi {
       }
       const stored = (written: Written): void => {
         newest = Math.max(newest, written.revision);
-        results[i] = create(BatchScheduleResultSchema, {
+        // Literals rather than create(): a batch makes one per item, and a literal costs a
+        // tenth as much.
+        results[i] = {
+          $typeName: "chime.v1.BatchScheduleResult",
           outcome: {
             case: "created",
             value: {
+              $typeName: "chime.v1.CreatedSchedule",
               scheduleId: written.id,
               created: written.created,
               replaced: written.replaced ?? false,
             },
           },
-        });
+        };
       };
       const write = (): Promise<void> => {
         try {
