@@ -555,8 +555,11 @@ export async function capacity({ quick }: Sizes): Promise<void> {
     const deadline = Date.now() + (quick ? 30_000 : 120_000);
     let onTimeAt: number | undefined;
     while (onTimeAt === undefined && Date.now() < deadline) {
+      // Any probe fire due after the restart began and on time: a restarted Chime fires
+      // before /readyz answers (its listener opens once the partitions are admitted), so
+      // counting only fires due after /readyz added the probe's phase, up to a second.
       const hit = consumer.receipts.find(
-        (r) => r.scheduledAt >= readyAt && r.receivedAt - r.scheduledAt <= 100,
+        (r) => r.scheduledAt >= restartAt && r.receivedAt - r.scheduledAt <= 100,
       );
       onTimeAt = hit?.receivedAt;
       if (onTimeAt === undefined) await sleep(20);
