@@ -111,20 +111,24 @@ describe("followStream", () => {
     expect(taken.every((t, i) => t.sequence === i + 1)).toBe(true);
   });
 
-  it("rejects with what the taker throws", async () => {
-    const stream = await streamOf(3);
+  it("rejects with what the taker throws, and hands over nothing after it", async () => {
+    const stream = await streamOf(50);
     const abort = new AbortController();
     aborts.push(abort);
     const failure = new Error("cannot take this one");
+    const taken: number[] = [];
     const done = followStream(
       nc,
       jsm,
       { stream, filterSubject: `${stream}.>`, fromSequence: 0, signal: abort.signal },
       (_msg, sequence) => {
+        taken.push(sequence);
         if (sequence === 2) throw failure;
       },
     );
     await expect(done).rejects.toBe(failure);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(taken).toEqual([1, 2]);
   });
 
   it("rejects as interrupted when its consumer is deleted under it", async () => {

@@ -50,12 +50,20 @@ export async function followStream(
   let delivered = 0;
   let heard = true;
   let missed = 0;
+  let settled = false;
   let settle: (err?: unknown) => void = () => undefined;
   const ended = new Promise<void>((resolve, reject) => {
-    settle = (err) => (err === undefined ? resolve() : reject(err));
+    settle = (err) => {
+      // Messages already read from the socket still come before the unsubscribe: none of
+      // them is handed over once the follow has ended.
+      settled = true;
+      if (err === undefined) resolve();
+      else reject(err);
+    };
   });
   const sub = nc.subscribe(deliverSubject, {
     callback: (err, msg) => {
+      if (settled) return;
       if (err !== null) return settle(err);
       heard = true;
       try {
