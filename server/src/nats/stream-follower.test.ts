@@ -139,6 +139,15 @@ describe("followStream", () => {
     await expect(done).rejects.toBeInstanceOf(FollowInterruptedError);
   });
 
+  it("rejects, leaving no rejection unhandled, when NATS comes back while it makes its consumer", async () => {
+    const stream = await streamOf(1);
+    await server.down();
+    const { done } = follow(stream, 0);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await server.up();
+    await expect(done).rejects.toThrow(/reconnected/);
+  });
+
   it("rejects as interrupted when NATS comes back after a restart", async () => {
     const stream = await streamOf(2);
     const { taken, done } = follow(stream, 0);

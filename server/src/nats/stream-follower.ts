@@ -61,6 +61,9 @@ export async function followStream(
       else reject(err);
     };
   });
+  // It can fail (a reconnect, say) while the consumer is still being created, before it is
+  // awaited below: that must not count as a rejection nobody handles, which ends the process.
+  ended.catch(() => undefined);
   const sub = nc.subscribe(deliverSubject, {
     callback: (err, msg) => {
       if (settled) return;
