@@ -110,7 +110,9 @@ export class ScheduleStore {
     return new ScheduleStore(
       kv,
       js,
-      await js.jetstreamManager(),
+      // Without the account-info request that checks JetStream is there: the bucket just
+      // opened says it is.
+      await js.jetstreamManager(false),
       options.bucket,
       streamInfo.config.name,
       partitions,
