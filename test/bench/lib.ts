@@ -210,6 +210,99 @@ export async function measureCeiling(natsUrl: string, count: number, window = 10
 }
 
 /**
+ * The store-write ceiling: how many of the writes Chime makes for each created schedule the
+ * same nats-server takes from a plain client doing nothing else. Each is a put of a new key of
+ * `valueBytes` into a stream shaped like the schedule bucket (one message per subject, direct
+ * gets, file storage, keys `s.<partition>.<id>`), and one push consumer on the same connection
+ * reads every put back, as each replica's catalog follows the bucket. `window` puts in flight;
+ * puts/s (the first tenth not counted).
+ */
+export async function measureStoreWriteCeiling(
+  natsUrl: string,
+  count: number,
+  valueBytes: number,
+  window = 1024,
+) {
+  const nc = await connect({ servers: natsUrl, noAsyncTraces: true });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const name = `KV_CEILING_${Date.now()}`;
+    const prefix = `$KV.${name}`;
+    await jsm.streams.add({
+      name,
+      subjects: [`${prefix}.>`],
+      storage: StorageType.File,
+      max_msgs_per_subject: 1,
+      allow_direct: true,
+    });
+    const deliverTo = createInbox();
+    let followed = 0;
+    nc.subscribe(deliverTo, {
+      callback: (_err, msg) => {
+        if (msg.data.length > 0) {
+          followed++;
+          return;
+        }
+        // A flow-control request (answered), or a heartbeat (which may name a stalled flow).
+        if (msg.reply) msg.respond();
+        const stalled = msg.headers?.get("Nats-Consumer-Stalled");
+        if (stalled) nc.publish(stalled);
+      },
+    });
+    await jsm.consumers.add(name, {
+      deliver_subject: deliverTo,
+      ack_policy: AckPolicy.None,
+      flow_control: true,
+      idle_heartbeat: 5_000_000_000,
+      mem_storage: true,
+    });
+    const js = jetstream(nc);
+    const value = Buffer.alloc(valueBytes, "x");
+    const warmup = Math.floor(count / 10);
+    const putAll = async (from: number, to: number): Promise<void> => {
+      let next = from;
+      const worker = async (): Promise<void> => {
+        while (next < to) {
+          const i = next++;
+          const id = String(i).padStart(26, "0");
+          await js.publish(`${prefix}.s.${i % 16}.${id}`, value);
+        }
+      };
+      await Promise.all(Array.from({ length: window }, worker));
+    };
+    await putAll(0, warmup);
+    const started = performance.now();
+    await putAll(warmup, count);
+    for (const giveUp = performance.now() + 60_000; followed < count; await sleep(1)) {
+      if (performance.now() > giveUp) throw new Error(`${followed} of ${count} puts read back`);
+    }
+    const elapsed = (performance.now() - started) / 1000;
+    await jsm.streams.delete(name);
+    return (count - warmup) / elapsed;
+  } finally {
+    await nc.close();
+  }
+}
+
+/** The size of a schedule the Chime at `natsUrl` stored lately in `bucket`: its value bytes. */
+export async function storedScheduleBytes(natsUrl: string, bucket: string): Promise<number> {
+  const nc = await connect({ servers: natsUrl });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const stream = `KV_${bucket}`;
+    const { state } = await jsm.streams.info(stream);
+    const stored = await jsm.direct.getMessage(stream, {
+      seq: Math.max(1, state.last_seq - 1_000),
+      next_by_subj: `$KV.${bucket}.s.>`,
+    });
+    if (stored === null) throw new Error(`no schedule stored in ${bucket}`);
+    return stored.data.length;
+  } finally {
+    await nc.close();
+  }
+}
+
+/**
  * The steady scenario's floor: a plain client publishing, every second, one message at each
  * of `offsetsMs` (ms into the second; the same offset may come several times, as fires due
  * together do), through JetStream to `subject`, with the headers the lateness consumer reads.

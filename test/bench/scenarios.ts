@@ -19,6 +19,7 @@ import {
   emit,
   forDuration,
   measureCeiling,
+  measureStoreWriteCeiling,
   PAYLOAD,
   publishPaced,
   type Receipt,
@@ -27,6 +28,7 @@ import {
   settledRssBytes,
   sleep,
   startStack,
+  storedScheduleBytes,
   summary,
   timestamp,
 } from "./lib.js";
@@ -432,8 +434,10 @@ export async function create({ quick }: Sizes): Promise<void> {
       emit({ bench, metric: "latency p99", value: chime.p99, unit: "ms", noopP99: bound.p99 });
     }
     // BatchSchedule: BATCH_ITEMS one-shots per call, BATCHES_IN_FLIGHT calls at once, beside
-    // the JetStream ceiling on the same nats-server.
-    const ceilingRate = await measureCeiling(stack.nats.url, quick ? 20_000 : 100_000);
+    // the JetStream ceiling on the same nats-server, and beside the store-write ceiling (the
+    // same puts from a plain client) measured right after it.
+    const ceilingCount = quick ? 20_000 : 100_000;
+    const ceilingRate = await measureCeiling(stack.nats.url, ceilingCount);
     const batch = (): Promise<unknown> => {
       const at = timestamp(Date.now() + HOUR);
       const items = Array.from({ length: BATCH_ITEMS }, () => ({
@@ -449,15 +453,24 @@ export async function create({ quick }: Sizes): Promise<void> {
     });
     const batched = await forDuration(ms, BATCHES_IN_FLIGHT, batch);
     const cpu = await meter.stop();
-    const creates = batched.latencies.length * BATCH_ITEMS;
+    const creates = (batched.latencies.length * BATCH_ITEMS) / (batched.elapsedMs / 1000);
+    const valueBytes = await storedScheduleBytes(stack.nats.url, "CHIME_SCHEDULES");
+    const storeCeiling = await measureStoreWriteCeiling(stack.nats.url, ceilingCount, valueBytes);
     const bench = "create-BatchSchedule";
     emit({
       bench,
       metric: `creates/s, ${BATCH_ITEMS} one-shots per call, ${BATCHES_IN_FLIGHT} calls in flight, vs the JetStream ceiling`,
-      value: creates / (batched.elapsedMs / 1000),
+      value: creates,
       unit: "creates/s",
       ceiling: ceilingRate,
       cpuCores: cpu,
+    });
+    emit({
+      bench,
+      metric: `store-write ceiling: a plain client's puts of new ${valueBytes}-byte keys, each read back by one consumer`,
+      value: storeCeiling,
+      unit: "puts/s",
+      chimeRatio: round(creates / storeCeiling, 3),
     });
     emit({
       bench,
