@@ -99,10 +99,6 @@ const MAX_BATCH_ITEMS = 1000;
  */
 const BATCH_WRITE_WINDOW = 256;
 
-/** Bits of what a batch item's write came to (`Written.created`, `Written.replaced`). */
-const CREATED = 1;
-const REPLACED = 2;
-
 /** A create written to the store: the id, the revision to wait for, and what happened. */
 interface Written {
   readonly id: string;
@@ -190,15 +186,7 @@ export class SchedulerApi {
     }
     this.requireNats();
     const now = this.now();
-    // Each item is let go once validated: the call lasts several young-generation collections,
-    // and items held to its end were copied by each, then promoted (a third of what a batch
-    // promoted).
-    const items: (BatchScheduleItem | undefined)[] = req.items;
-    const results: BatchScheduleResult[] = new Array(items.length);
-    // What each write came to, as plain values until the reply, for the same reason: result
-    // messages made as the writes completed lived to the call's end.
-    const createdIds: (string | undefined)[] = new Array(items.length);
-    const createdHow = new Uint8Array(items.length);
+    const results: BatchScheduleResult[] = new Array(req.items.length);
     const byName = new Map<string, Promise<unknown>>();
     let newest = 0;
     const refuse = (i: number, err: unknown): void => {
@@ -214,17 +202,27 @@ export class SchedulerApi {
     const store = async (i: number): Promise<void> => {
       let draft: ScheduleDraft;
       try {
-        const item = items[i] as BatchScheduleItem;
-        items[i] = undefined;
-        draft = this.validateItem(item, now);
+        draft = this.validateItem(req.items[i] as BatchScheduleItem, now);
       } catch (err) {
         refuse(i, err);
         return;
       }
       const stored = (written: Written): void => {
         newest = Math.max(newest, written.revision);
-        createdIds[i] = written.id;
-        createdHow[i] = (written.created ? CREATED : 0) | (written.replaced ? REPLACED : 0);
+        // Literals rather than create(): a batch makes one per item, and a literal costs a
+        // tenth as much.
+        results[i] = {
+          $typeName: "chime.v1.BatchScheduleResult",
+          outcome: {
+            case: "created",
+            value: {
+              $typeName: "chime.v1.CreatedSchedule",
+              scheduleId: written.id,
+              created: written.created,
+              replaced: written.replaced ?? false,
+            },
+          },
+        };
       };
       const write = (): Promise<void> => {
         try {
@@ -246,29 +244,13 @@ export class SchedulerApi {
     // generation is collected, not the whole batch (which it would copy and promote).
     let next = 0;
     const writer = async (): Promise<void> => {
-      while (next < items.length) await store(next++);
+      while (next < req.items.length) await store(next++);
     };
-    await Promise.all(Array.from({ length: Math.min(BATCH_WRITE_WINDOW, items.length) }, writer));
+    await Promise.all(
+      Array.from({ length: Math.min(BATCH_WRITE_WINDOW, req.items.length) }, writer),
+    );
     // As with a single create: once the reply is out, reads on this replica see the schedules.
     await this.deps.catalog.waitForRevision(newest);
-    for (let i = 0; i < items.length; i++) {
-      const scheduleId = createdIds[i];
-      if (scheduleId === undefined) continue;
-      // Literals rather than create(): a batch makes one per item, and a literal costs a tenth
-      // as much.
-      results[i] = {
-        $typeName: "chime.v1.BatchScheduleResult",
-        outcome: {
-          case: "created",
-          value: {
-            $typeName: "chime.v1.CreatedSchedule",
-            scheduleId,
-            created: ((createdHow[i] as number) & CREATED) !== 0,
-            replaced: ((createdHow[i] as number) & REPLACED) !== 0,
-          },
-        },
-      };
-    }
     return create(BatchScheduleResponseSchema, { results });
   }
 
