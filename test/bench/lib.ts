@@ -174,6 +174,31 @@ export async function startStack(natsUrl?: TestNats): Promise<Stack> {
 }
 
 /**
+ * Calls of `publish(i)` per second for i below `count`, `window` in flight; the first tenth is
+ * a warm-up, not counted. `settled`, when given, is awaited before the clock stops.
+ */
+async function windowedRate(
+  count: number,
+  window: number,
+  publish: (i: number) => Promise<unknown>,
+  settled?: () => Promise<void>,
+): Promise<number> {
+  const warmup = Math.floor(count / 10);
+  const publishAll = async (from: number, to: number): Promise<void> => {
+    let next = from;
+    const worker = async (): Promise<void> => {
+      while (next < to) await publish(next++);
+    };
+    await Promise.all(Array.from({ length: window }, worker));
+  };
+  await publishAll(0, warmup);
+  const started = performance.now();
+  await publishAll(warmup, count);
+  await settled?.();
+  return (count - warmup) / ((performance.now() - started) / 1000);
+}
+
+/**
  * The JetStream ceiling: a plain client publishes `count` 200-byte messages, each with a
  * Nats-Msg-Id, `window` publishes in flight, to a file-storage stream of its own on the
  * same nats-server. Returns messages/s (the first tenth is a warm-up, not counted).
@@ -187,23 +212,11 @@ export async function measureCeiling(natsUrl: string, count: number, window = 10
     await jsm.streams.add({ name, subjects: [`${name}.>`], storage: StorageType.File });
     const js = jetstream(nc);
     const subject = `${name}.x`;
-    const warmup = Math.floor(count / 10);
-    const publishAll = async (from: number, to: number): Promise<void> => {
-      let next = from;
-      const worker = async (): Promise<void> => {
-        while (next < to) {
-          const i = next++;
-          await js.publish(subject, PAYLOAD, { msgID: `m-${i}` });
-        }
-      };
-      await Promise.all(Array.from({ length: window }, worker));
-    };
-    await publishAll(0, warmup);
-    const started = performance.now();
-    await publishAll(warmup, count);
-    const elapsed = (performance.now() - started) / 1000;
+    const rate = await windowedRate(count, window, (i) =>
+      js.publish(subject, PAYLOAD, { msgID: `m-${i}` }),
+    );
     await jsm.streams.delete(name);
-    return (count - warmup) / elapsed;
+    return rate;
   } finally {
     await nc.close();
   }
@@ -258,27 +271,18 @@ export async function measureStoreWriteCeiling(
     });
     const js = jetstream(nc);
     const value = Buffer.alloc(valueBytes, "x");
-    const warmup = Math.floor(count / 10);
-    const putAll = async (from: number, to: number): Promise<void> => {
-      let next = from;
-      const worker = async (): Promise<void> => {
-        while (next < to) {
-          const i = next++;
-          const id = String(i).padStart(26, "0");
-          await js.publish(`${prefix}.s.${i % 16}.${id}`, value);
+    const rate = await windowedRate(
+      count,
+      window,
+      (i) => js.publish(`${prefix}.s.${i % 16}.${String(i).padStart(26, "0")}`, value),
+      async () => {
+        for (const giveUp = performance.now() + 60_000; followed < count; await sleep(1)) {
+          if (performance.now() > giveUp) throw new Error(`${followed} of ${count} puts read back`);
         }
-      };
-      await Promise.all(Array.from({ length: window }, worker));
-    };
-    await putAll(0, warmup);
-    const started = performance.now();
-    await putAll(warmup, count);
-    for (const giveUp = performance.now() + 60_000; followed < count; await sleep(1)) {
-      if (performance.now() > giveUp) throw new Error(`${followed} of ${count} puts read back`);
-    }
-    const elapsed = (performance.now() - started) / 1000;
+      },
+    );
     await jsm.streams.delete(name);
-    return (count - warmup) / elapsed;
+    return rate;
   } finally {
     await nc.close();
   }
