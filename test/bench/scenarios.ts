@@ -222,7 +222,11 @@ export async function burst({ quick }: Sizes): Promise<void> {
       unit: "fires/s",
       ceiling: r.ceiling,
       cpuCores: r.cpu,
-      roundRatios: rounds.map((b) => round(ratioOf(b), 3)),
+      rounds: rounds.map((b) => ({
+        ratio: round(ratioOf(b), 3),
+        drainMs: b.drainMs,
+        ...(b.creationOverran ? { creationOverran: true } : {}),
+      })),
     });
     emit({ bench, metric: "lateness p50", value: r.lateness.p50, unit: "ms" });
     emit({ bench, metric: "lateness p99", value: r.lateness.p99, unit: "ms" });
