@@ -235,25 +235,24 @@ export async function burst({ quick }: Sizes): Promise<void> {
 }
 
 /**
- * 3. Steady: 1,000 fires/s, spread evenly: 900 intervals of 1 s whose start times are spread
- * over a second, and 100 six-field crons firing every second (`* * * * * *`).
+ * 3. Steady: 1,000 fires/s, spread evenly, one in each millisecond. A six-field cron can fire
+ * only on a whole second, so the first millisecond of each second is a cron's: 60 crons, each
+ * firing at its own second of the minute (`7 * * * * *`). The other 999 are intervals of 1 s
+ * starting on milliseconds 1 to 999.
  */
 const PLAIN_SUBJECT = "tasks.bench.steady.plain";
 
 export async function steady({ quick }: Sizes): Promise<void> {
   const seconds = quick ? 3 : 30;
-  const intervals = 900;
-  const crons = 100;
+  const perSecond = 1000;
+  const intervals = perSecond - 1;
+  const crons = 60;
   const stack = await startStack();
   const consumer = await consumeFires(stack.nats.url, "tasks.bench.steady.>", {
     readOnArrival: true,
   });
   try {
-    // Each second: an interval's fire every 1000/900 ms, and every cron's at the second itself.
-    const offsets = [
-      ...Array.from({ length: intervals }, (_, i) => Math.floor((i * 1000) / intervals)),
-      ...Array.from({ length: crons }, () => 0),
-    ];
+    const offsets = Array.from({ length: perSecond }, (_, i) => i);
     // The floor first, on the same nats-server and consumer, before Chime has any schedule:
     // a plain client publishing at the same instants.
     const plainSeconds = quick ? 2 : 10;
@@ -271,12 +270,12 @@ export async function steady({ quick }: Sizes): Promise<void> {
             subject: "tasks.bench.steady.interval",
             payload: PAYLOAD,
             every: { seconds: "1", nanos: 0 },
-            startAt: timestamp(base + (offsets[i] as number)),
+            startAt: timestamp(base + 1 + i),
           })
         : stack.grpc.unary("ScheduleByCron", {
             subject: "tasks.bench.steady.cron",
             payload: PAYLOAD,
-            cron: "* * * * * *",
+            cron: `${i - intervals} * * * * *`,
             timeZone: "UTC",
           }),
     );
@@ -286,16 +285,17 @@ export async function steady({ quick }: Sizes): Promise<void> {
     const window = consumer.receipts.filter(
       (r) => r.subject !== PLAIN_SUBJECT && r.scheduledAt >= from && r.scheduledAt < to,
     );
-    const expected = (intervals + crons) * seconds;
+    const expected = perSecond * seconds;
     if (window.length < expected * 0.9) {
       throw new Error(`steady: ${window.length} fires in the window, expected ${expected}`);
     }
     const s = summary(window.map((r) => r.receivedAt - r.scheduledAt));
     const bench = "steady-1000/s";
-    const counts = { fires: window.length, expected, seconds };
+    const cronFires = window.filter((r) => r.subject === "tasks.bench.steady.cron").length;
+    const counts = { fires: window.length, cronFires, expected, seconds };
     // plainClient*: the same lateness for a plain client publishing each message at its
     // instant, measured in the same run: what the machine, NATS and delivery add without Chime.
-    const plainRun = { plainMessages: plainSeconds * (intervals + crons) };
+    const plainRun = { plainMessages: plainSeconds * perSecond };
     emit({
       bench,
       metric: "lateness p50",
