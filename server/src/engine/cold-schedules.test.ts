@@ -46,13 +46,16 @@ describe("ColdSchedules", () => {
         (ops) => {
           const cold = new ColdSchedules();
           const model = new Map<string, number>();
-          const partitionOf = (key: number) => key % 3;
+          const partitionOf = (key: number) => key % 5;
           for (const [key, due] of ops) {
             const id = `id${key}`;
             if (due % 97 === 0) {
-              const dropped = [...model].filter(([k]) => partitionOf(Number(k.slice(2))) === 1);
+              const partition = key % 6;
+              const dropped = [...model].filter(
+                ([k]) => partitionOf(Number(k.slice(2))) === partition,
+              );
               const earliest = Math.min(...dropped.map(([, d]) => d));
-              expect(cold.dropPartition(1)).toBe(earliest);
+              expect(cold.dropPartition(partition)).toBe(earliest);
               for (const [k] of dropped) model.delete(k);
             } else if (due % 89 === 0) {
               cold.reserve(key);
@@ -62,6 +65,7 @@ describe("ColdSchedules", () => {
               cold.add(schedule(id, due, partitionOf(key)));
               model.set(id, due);
             }
+            expect(cold.earliestDue).toBe(Math.min(...model.values()));
           }
           expect(cold.size).toBe(model.size);
           const popped: number[] = [];
