@@ -1,4 +1,5 @@
 import { IdSlotTable } from "./id-slot-table.js";
+import { type Timed, TimerQueue } from "./timer-queue.js";
 
 /**
  * A plain one-shot waiting for its fire, not yet fired: what the engine orders and hands over
@@ -15,11 +16,12 @@ const INITIAL_CAPACITY = 1_024;
 const INITIAL_PARTITION_CAPACITY = 64;
 
 /** One partition's schedules: its slots in a heap, by due instant. */
-class PartitionHeap {
+class PartitionHeap implements Timed {
   slots = new Int32Array(INITIAL_PARTITION_CAPACITY);
   size = 0;
-  /** Its place in the order of partitions; -1 while it is not in it. */
-  place = -1;
+  /** Its earliest schedule's due instant, by which the partitions are ordered. */
+  due = Number.POSITIVE_INFINITY;
+  queueIndex = -1;
 
   constructor(readonly partition: number) {}
 }
@@ -42,8 +44,8 @@ export class ColdSchedules {
   /** Slot → its place in its partition's heap. */
   private heapIndex = new Int32Array(INITIAL_CAPACITY);
   private readonly byPartition = new Map<number, PartitionHeap>();
-  /** Partitions holding schedules, in a heap by their earliest due instant. */
-  private readonly order: PartitionHeap[] = [];
+  /** Partitions holding schedules, by their earliest due instant. */
+  private readonly order = new TimerQueue<PartitionHeap>();
   private freeSlots: number[] = [];
   private used = 0;
 
@@ -80,13 +82,7 @@ export class ColdSchedules {
     heap.slots[place] = slot;
     this.heapIndex[slot] = place;
     this.up(heap, place);
-    if (heap.place === -1) {
-      heap.place = this.order.length;
-      this.order.push(heap);
-      this.orderUp(heap.place);
-    } else if (heap.slots[0] === slot) {
-      this.orderUp(heap.place);
-    }
+    if (heap.slots[0] === slot) this.order.set(heap, schedule.due);
   }
 
   /** Makes room for `count` more schedules at once, rather than by doubling as they come. */
@@ -108,15 +104,12 @@ export class ColdSchedules {
 
   /** When the earliest is due; +Infinity when none is held. */
   get earliestDue(): number {
-    const first = this.order[0];
-    return first === undefined
-      ? Number.POSITIVE_INFINITY
-      : (this.dues[first.slots[0] as number] as number);
+    return this.order.peek()?.due ?? Number.POSITIVE_INFINITY;
   }
 
   /** Takes the earliest out. */
   pop(): ColdSchedule | undefined {
-    const first = this.order[0];
+    const first = this.order.peek();
     if (first === undefined) return undefined;
     const slot = first.slots[0] as number;
     const schedule = this.at(slot, this.ids[slot] as string);
@@ -128,10 +121,9 @@ export class ColdSchedules {
   dropPartition(partition: number): number {
     const heap = this.byPartition.get(partition);
     if (heap === undefined) return Number.POSITIVE_INFINITY;
-    const earliest = this.dues[heap.slots[0] as number] as number;
     for (let place = 0; place < heap.size; place++) this.free(heap.slots[place] as number);
-    this.leaveOrder(heap);
-    return earliest;
+    this.forget(heap);
+    return heap.due;
   }
 
   private at(slot: number, id: string): ColdSchedule {
@@ -152,7 +144,7 @@ export class ColdSchedules {
     this.free(heap.slots[place] as number);
     const last = --heap.size;
     if (last === 0) {
-      this.leaveOrder(heap);
+      this.forget(heap);
       return;
     }
     if (place !== last) {
@@ -163,21 +155,13 @@ export class ColdSchedules {
       this.down(heap, this.heapIndex[moved] as number);
     }
     // Its earliest may have changed either way.
-    this.orderUp(heap.place);
-    this.orderDown(heap.place);
+    this.order.set(heap, this.dues[heap.slots[0] as number] as number);
   }
 
-  /** Takes an emptied or dropped partition out of the order and forgets it. */
-  private leaveOrder(heap: PartitionHeap): void {
+  /** Forgets an emptied or dropped partition. */
+  private forget(heap: PartitionHeap): void {
+    this.order.delete(heap);
     this.byPartition.delete(heap.partition);
-    const place = heap.place;
-    heap.place = -1;
-    const last = this.order.pop() as PartitionHeap;
-    if (last === heap) return;
-    this.order[place] = last;
-    last.place = place;
-    this.orderUp(place);
-    this.orderDown(last.place);
   }
 
   private up(heap: PartitionHeap, start: number): void {
@@ -222,54 +206,6 @@ export class ColdSchedules {
     }
     slots[place] = slot;
     heapIndex[slot] = place;
-  }
-
-  private earliestOf(heap: PartitionHeap): number {
-    return this.dues[heap.slots[0] as number] as number;
-  }
-
-  private orderUp(start: number): void {
-    const { order } = this;
-    const heap = order[start] as PartitionHeap;
-    const due = this.earliestOf(heap);
-    let place = start;
-    while (place > 0) {
-      const parentPlace = (place - 1) >> 1;
-      const parent = order[parentPlace] as PartitionHeap;
-      if (this.earliestOf(parent) <= due) break;
-      order[place] = parent;
-      parent.place = place;
-      place = parentPlace;
-    }
-    order[place] = heap;
-    heap.place = place;
-  }
-
-  private orderDown(start: number): void {
-    const { order } = this;
-    const n = order.length;
-    const heap = order[start] as PartitionHeap;
-    const due = this.earliestOf(heap);
-    let place = start;
-    for (;;) {
-      const left = 2 * place + 1;
-      if (left >= n) break;
-      const right = left + 1;
-      let child = left;
-      if (
-        right < n &&
-        this.earliestOf(order[right] as PartitionHeap) <
-          this.earliestOf(order[left] as PartitionHeap)
-      )
-        child = right;
-      const childHeap = order[child] as PartitionHeap;
-      if (this.earliestOf(childHeap) >= due) break;
-      order[place] = childHeap;
-      childHeap.place = place;
-      place = child;
-    }
-    order[place] = heap;
-    heap.place = place;
   }
 
   private grow(): void {
