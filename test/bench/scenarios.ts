@@ -243,7 +243,7 @@ export async function burst({ quick }: Sizes): Promise<void> {
 const PLAIN_SUBJECT = "tasks.bench.steady.plain";
 
 export async function steady({ quick }: Sizes): Promise<void> {
-  const seconds = quick ? 3 : 30;
+  const seconds = quick ? 2 : 30;
   const perSecond = 1000;
   const intervals = perSecond - 1;
   const crons = 60;
@@ -255,7 +255,7 @@ export async function steady({ quick }: Sizes): Promise<void> {
     const offsets = Array.from({ length: perSecond }, (_, i) => i);
     // The floor first, on the same nats-server and consumer, before Chime has any schedule:
     // a plain client publishing at the same instants.
-    const plainSeconds = quick ? 2 : 10;
+    const plainSeconds = quick ? 1 : 10;
     await publishPaced(stack.nats.url, PLAIN_SUBJECT, offsets, plainSeconds);
     await sleep(500);
     const plain = summary(
