@@ -241,6 +241,7 @@ export async function burst({ quick }: Sizes): Promise<void> {
  * starting on milliseconds 1 to 999.
  */
 const PLAIN_SUBJECT = "tasks.bench.steady.plain";
+const CRON_SUBJECT = "tasks.bench.steady.cron";
 
 export async function steady({ quick }: Sizes): Promise<void> {
   const seconds = quick ? 2 : 30;
@@ -273,7 +274,7 @@ export async function steady({ quick }: Sizes): Promise<void> {
             startAt: timestamp(base + 1 + i),
           })
         : stack.grpc.unary("ScheduleByCron", {
-            subject: "tasks.bench.steady.cron",
+            subject: CRON_SUBJECT,
             payload: PAYLOAD,
             cron: `${i - intervals} * * * * *`,
             timeZone: "UTC",
@@ -291,7 +292,7 @@ export async function steady({ quick }: Sizes): Promise<void> {
     }
     const s = summary(window.map((r) => r.receivedAt - r.scheduledAt));
     const bench = "steady-1000/s";
-    const cronFires = window.filter((r) => r.subject === "tasks.bench.steady.cron").length;
+    const cronFires = window.filter((r) => r.subject === CRON_SUBJECT).length;
     const counts = { fires: window.length, cronFires, expected, seconds };
     // plainClient*: the same lateness for a plain client publishing each message at its
     // instant, measured in the same run: what the machine, NATS and delivery add without Chime.
