@@ -3,7 +3,12 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startTestNats, type TestNats } from "../../../test/harness/nats-server.js";
-import { FollowInterruptedError, followStream, sequencesOfReply } from "./stream-follower.js";
+import {
+  FollowInterruptedError,
+  followStream,
+  sequencesOfReply,
+  storedAtOfReply,
+} from "./stream-follower.js";
 
 let server: TestNats;
 let nc: NatsConnection;
@@ -174,5 +179,19 @@ describe("sequencesOfReply", () => {
     for (const reply of ["", "_INBOX.abc", "$JS.ACK.S.c.1.x.2.3.4", "$JS.ACK.S.c.1..2.3.4"]) {
       expect(() => sequencesOfReply(reply)).toThrow(FollowInterruptedError);
     }
+  });
+});
+
+describe("storedAtOfReply", () => {
+  it("reads the time the server stored a delivery, in ms, from each form of reply subject", () => {
+    expect(storedAtOfReply("$JS.ACK.KV_chime.c_1.1.1234567.89.1765012345678901234.0")).toBe(
+      1_765_012_345_678,
+    );
+    expect(
+      storedAtOfReply("$JS.ACK.hub.ACCHASH.KV_chime.c_1.2.1234567.89.1765012345999999999.5"),
+    ).toBe(1_765_012_345_999);
+    expect(storedAtOfReply("$JS.ACK._.ACCHASH.KV_chime.c_1.1.42.7.1765012345000000001.0.Xy3")).toBe(
+      1_765_012_345_000,
+    );
   });
 });

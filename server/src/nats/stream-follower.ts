@@ -175,6 +175,12 @@ export function sequencesOfReply(reply: string): [stream: number, delivery: numb
   return [tokenNumber(reply, dot), tokenNumber(reply, dot + 1)];
 }
 
+/** When the server stored a JetStream delivery, in ms since the epoch, from its reply subject. */
+export function storedAtOfReply(reply: string): number {
+  // Nanoseconds, past a double's exact integers: the milliseconds are their digits but six.
+  return tokenNumber(reply, sequenceDotOf(reply) + 2, 6);
+}
+
 /** The index in `dots` of the dot before the stream sequence. */
 function sequenceDotOf(reply: string): number {
   let count = 0;
@@ -192,12 +198,12 @@ function sequenceDotOf(reply: string): number {
   return tokens === 9 ? 4 : 6;
 }
 
-/** The number between dots `index` and `index + 1` of `reply`. */
-function tokenNumber(reply: string, index: number): number {
+/** The number between dots `index` and `index + 1` of `reply`, but its last `leftOut` digits. */
+function tokenNumber(reply: string, index: number, leftOut = 0): number {
   const start = (dots[index] as number) + 1;
   const end = dots[index + 1] as number;
   let value = 0;
-  for (let i = start; i < end; i++) {
+  for (let i = start; i < end - leftOut; i++) {
     const digit = reply.charCodeAt(i) - ZERO;
     if (digit < 0 || digit > 9) throw new FollowInterruptedError(`not a sequence: ${reply}`);
     value = value * 10 + digit;
