@@ -16,6 +16,7 @@ import {
   fireTemplateOf,
 } from "./fire-message.js";
 import type { FirePublisher, Publication } from "./fire-publisher.js";
+import { PartitionedEntries } from "./partitioned-entries.js";
 import { deriveProgress, type Progress, ProgressState, reachedMaxFires } from "./progress.js";
 import { dueOf, nextNominal, planOf, type SchedulePlan } from "./schedule-plan.js";
 import { decodeScheduleTiming } from "./schedule-timing.js";
@@ -133,7 +134,7 @@ const COLD_PROMOTION_INTERVAL_MS = 10_000;
  * partition, and a checkpoint only for schedules whose progress left their timetable).
  */
 export class Engine implements CatalogObserver, PartitionOwner {
-  private readonly entries = new Map<string, Entry>();
+  private readonly entries = new PartitionedEntries<Entry>();
   /** Admitted plain one-shots of owned partitions due beyond COLD_HORIZON_MS, not entries. */
   private readonly cold = new ColdSchedules();
   private promotionTimer: NodeJS.Timeout | undefined;
@@ -567,8 +568,8 @@ export class Engine implements CatalogObserver, PartitionOwner {
   private fireDueOf(partition: number, now: number): void {
     const earliest = this.queue.peek();
     if (earliest === undefined || earliest.due > now) return;
-    for (const entry of this.entries.values()) {
-      if (entry.partition !== partition || !this.queue.has(entry) || entry.due > now) continue;
+    for (const entry of this.entries.ofPartition(partition)) {
+      if (!this.queue.has(entry) || entry.due > now) continue;
       this.queue.delete(entry);
       this.fireDue(entry, now);
     }
@@ -592,13 +593,11 @@ export class Engine implements CatalogObserver, PartitionOwner {
     let earliest = this.cold.dropPartition(partition);
     const parked = this.suspended.get(partition);
     this.suspended.delete(partition);
-    for (const entry of this.entries.values()) {
-      if (entry.partition !== partition) continue;
+    for (const entry of this.entries.takePartition(partition)) {
       if (this.queue.has(entry) || parked?.has(entry)) earliest = Math.min(earliest, entry.due);
       else if (this.advancing.has(entry)) earliest = Math.min(earliest, followingDue(entry));
       this.advancing.delete(entry);
       this.queue.delete(entry);
-      this.entries.delete(entry.id);
       this.checkpoints.delete(entry.id);
     }
     return earliest;
@@ -752,7 +751,7 @@ export class Engine implements CatalogObserver, PartitionOwner {
       entry.lastFireAt = carried.lastFireAt;
       this.checkpoints.add(entry.id);
     }
-    this.entries.set(entry.id, entry);
+    this.entries.set(entry);
     if (progress.nextDue !== undefined) this.queue.set(entry, progress.nextDue);
     // Due soon (a burst being set up, say): what it publishes is ready before it fires, rather
     // than decoded from the catalog then, in the hot loop. A shed record's is read back now.
