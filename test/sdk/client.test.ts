@@ -33,9 +33,6 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-// The refusals come first: when a gRPC client closes its connection and, moments later,
-// another call is refused, Chime's drain at the end waits its full 10 s timeout (a
-// listener issue, reported; it does not affect results, only the file's run time).
 describe("client-side refusals", () => {
   let server: Server;
   let baseUrl: string;
