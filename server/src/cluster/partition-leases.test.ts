@@ -1,3 +1,4 @@
+import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { connect } from "@nats-io/transport-node";
 import { pino } from "pino";
@@ -97,6 +98,27 @@ describe("PartitionLeases, following the bucket", () => {
       await Promise.all([nc1.close(), nc2.close()]);
     }
   });
+  it("follows a bucket made anew from its first write", async () => {
+    const nc = await connect({ servers: nats.url });
+    // Entries live 30 s here: one written once is still news when r1 comes back to it.
+    const options = { ...replica("ANEW", "r1"), ttlMs: 30_000 };
+    const r1 = await PartitionLeases.open(nc, options, idleOwner, silent);
+    try {
+      await r1.start();
+      const kvm = new Kvm(nc);
+      const kv = await kvm.open(options.bucket);
+      for (let i = 0; i < 20; i++) await kv.put(`x.${i}`, "");
+      await (await jetstreamManager(nc)).streams.delete(`KV_${options.bucket}`);
+      const anew = await kvm.create(options.bucket, { history: 1, ttl: options.ttlMs });
+      // Written before r1 notices the lost consumer (by its missing heartbeats): r1 sees it
+      // only if it follows the new bucket from its start, not from where it left the old one.
+      await anew.put("m.r3", "");
+      await until(() => r1.liveMembers().includes("r3"), "r1 sees r3 in the new bucket", 25_000);
+    } finally {
+      r1.close();
+      await nc.close();
+    }
+  }, 40_000);
 });
 
 describe("PartitionLeases.currentHolderOf", () => {

@@ -326,6 +326,9 @@ export class PartitionLeases {
         // What was written before the follow began (or resumed) is only as fresh as the
         // server says it is; what comes after is news now.
         const written = (await this.jsm.streams.info(stream)).state.last_seq;
+        // A bucket made anew (nats-server lost its store) numbers its writes from 1 again: a
+        // resume point past its end would wait, blind, for writes it has already had.
+        if (from > written + 1) from = 0;
         const options = {
           stream,
           filterSubject: `$KV.${bucket}.>`,
