@@ -1,9 +1,10 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { type JetStreamManager, jetstream } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
-import type { Msg, NatsConnection } from "@nats-io/nats-core";
+import { Empty, type Msg, type NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "pino";
 import { BucketPuts } from "../nats/bucket-puts.js";
+import { isDeleteMarker } from "../nats/kv-operation.js";
 import { followStream, storedAtOfReply } from "../nats/stream-follower.js";
 import { isWrongLastSequence } from "../store/store-errors.js";
 import { rendezvousOwner } from "./rendezvous.js";
@@ -51,8 +52,6 @@ interface SeenLease {
 
 const MEMBER = "m.";
 const LEASE = "l.";
-const NO_VALUE = new Uint8Array(0);
-const KV_OPERATION = "KV-Operation";
 
 /**
  * Partition ownership for a group of replicas: each announces itself with a membership key,
@@ -202,7 +201,7 @@ export class PartitionLeases {
 
   private async tick(): Promise<void> {
     const now = this.now();
-    const heartbeat = this.puts.put(this.memberSubject, NO_VALUE).then(
+    const heartbeat = this.puts.put(this.memberSubject, Empty).then(
       () => undefined,
       (err: unknown) => {
         this.log.warn({ err }, "membership heartbeat failed");
@@ -340,10 +339,8 @@ export class PartitionLeases {
           failures = 0;
           const now = this.now();
           const seenAt = sequence > written ? now : Math.min(now, storedAtOfReply(msg.reply ?? ""));
-          // Only a delete or purge marker and a membership are empty: headers are read for those.
-          const deleted =
-            msg.data.length === 0 && (msg.headers?.get(KV_OPERATION) || "PUT") !== "PUT";
-          this.noteWrite(msg.subject.slice(prefixLength), deleted ? null : msg, sequence, seenAt);
+          const key = msg.subject.slice(prefixLength);
+          this.noteWrite(key, isDeleteMarker(msg) ? null : msg, sequence, seenAt);
         });
         return;
       } catch (err) {

@@ -5,6 +5,7 @@ import { type KV, Kvm } from "@nats-io/kv";
 import { headers, type NatsConnection } from "@nats-io/nats-core";
 import { BucketPuts, EXPECTED_LAST_SUBJECT_SEQUENCE } from "../nats/bucket-puts.js";
 import { DirectReads } from "../nats/direct-reads.js";
+import { isDeleteMarker, KV_OPERATION_HEADER } from "../nats/kv-operation.js";
 import { followStream } from "../nats/stream-follower.js";
 import { encodeSchedule } from "../schedule-encoding.js";
 import { isWrongLastSequence, PartitionCountError, RevisionConflictError } from "./store-errors.js";
@@ -62,8 +63,6 @@ export interface NameClaim {
   readonly id: string;
   readonly revision: number;
 }
-
-const KV_OPERATION_HEADER = "KV-Operation";
 
 /**
  * Schedules in a JetStream key-value bucket: protobuf-binary values, compare-and-set on
@@ -269,11 +268,8 @@ export class ScheduleStore {
       signal,
     };
     await followStream(this.nc, this.jsm, options, (msg, revision) => {
-      // Only a delete or purge marker is empty, and every stored value has bytes: the
-      // headers (which each put carries, and which cost a decode each) are read for those only.
       const value = msg.data;
-      const deleted =
-        value.length === 0 && (msg.headers?.get(KV_OPERATION_HEADER) || "PUT") !== "PUT";
+      const deleted = isDeleteMarker(msg);
       const key = parseStoreKey(msg.subject.slice(prefixLength));
       switch (key.kind) {
         case "schedule":
