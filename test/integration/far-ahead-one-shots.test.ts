@@ -1,5 +1,8 @@
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ProgressState } from "../../server/src/engine/progress.js";
+import { ScheduleStore } from "../../server/src/store/schedule-store.js";
 import { startTestChime, type TestChime } from "../harness/chime.js";
 import { startTestNats, type TestNats } from "../harness/nats-server.js";
 import { ofSchedule, recordTasks, type TaskRecorder } from "../harness/task-recorder.js";
@@ -111,5 +114,43 @@ describe("a one-shot due beyond the cold horizon", () => {
     expect(chime.service.catalog.outlineCount).toBe(before + 1);
     await chime.client.unschedule({ target: { case: "scheduleId", value: scheduleId } });
     expect(chime.service.catalog.outlineCount).toBe(before);
+  });
+});
+
+describe("a one-shot due beyond the cold horizon, its partition's watermark past it", () => {
+  it("is admitted as fired, not held cold to fire again (a watermark from a clock ahead)", async () => {
+    await using nats = await startTestNats();
+    const first = await startTestChime(nats.url, { coldHorizon: `${COLD_HORIZON_MS}ms` });
+    const at = Date.now() + 3_600_000;
+    const { scheduleId } = await first.client.scheduleByTime({
+      subject: "tasks.far.ahead",
+      payload,
+      when: { case: "at", value: timestampFromMs(at) },
+    });
+    expect(first.service.engine.stateOf(scheduleId)).toBe(ProgressState.active);
+    const record = first.service.catalog.get(scheduleId);
+    if (record === undefined) throw new Error("not in the catalog");
+    await first.stop();
+
+    // As a replica whose clock ran an hour ahead would leave it, once the one-shot had fired.
+    const nc = await connect({ servers: nats.url });
+    try {
+      const store = await ScheduleStore.open(nc, {
+        bucket: "CHIME_SCHEDULES",
+        partitions: 16,
+        replicas: 1,
+        timeoutMs: 5_000,
+      });
+      await store.putWatermark(record.partition, { dueAt: at, revision: record.revision });
+    } finally {
+      await nc.close();
+    }
+
+    await using second = await startTestChime(nats.url, { coldHorizon: `${COLD_HORIZON_MS}ms` });
+    const deadline = Date.now() + 10_000;
+    while (second.service.engine.stateOf(scheduleId) === undefined && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(second.service.engine.stateOf(scheduleId)).toBe(ProgressState.completed);
   });
 });

@@ -17,6 +17,7 @@ import {
 } from "./fire-message.js";
 import type { FirePublisher, Publication } from "./fire-publisher.js";
 import { PartitionedEntries } from "./partitioned-entries.js";
+import { plainOneShotDue } from "./plain-one-shot.js";
 import { deriveProgress, type Progress, ProgressState, reachedMaxFires } from "./progress.js";
 import { dueOf, nextNominal, planOf, type SchedulePlan } from "./schedule-plan.js";
 import { decodeScheduleTiming } from "./schedule-timing.js";
@@ -475,8 +476,28 @@ export class Engine implements CatalogObserver, PartitionOwner {
 
   /** An admission walk's step for one record of an owned partition not admitted yet. */
   private admitRecord(record: CatalogRecord): void {
-    const schedule = this.timingOf(record);
+    const bytes = record.bytes();
+    const coldDue = this.coldDueOf(record, bytes);
+    if (coldDue !== undefined) {
+      this.cold.add({ id: record.id, partition: record.partition, due: coldDue });
+      return;
+    }
+    const schedule = this.timingOf(record, bytes);
     if (schedule !== undefined) this.admit(record, schedule);
+  }
+
+  /**
+   * When a record not admitted yet is due, if it can wait cold: a plain one-shot (read off its
+   * bytes, see `plainOneShotDue`) due beyond the horizon and not passed by its partition's
+   * watermark. Undefined sends it through `admit`, which decides the same for these.
+   */
+  private coldDueOf(record: CatalogRecord, bytes: Uint8Array): number | undefined {
+    const due = plainOneShotDue(bytes);
+    if (due === undefined || due - this.now() <= this.options.coldHorizonMs) return undefined;
+    const watermark = this.catalog.watermark(record.partition);
+    const passed =
+      watermark !== undefined && record.revision <= watermark.revision && due <= watermark.dueAt;
+    return passed ? undefined : due;
   }
 
   /** Lets fires due meanwhile, lease renewals and I/O in, between slices of an admission. */
@@ -626,8 +647,13 @@ export class Engine implements CatalogObserver, PartitionOwner {
       return;
     }
     const existing = this.entries.get(id);
-    // Nothing to decode for a partition another replica fires.
-    if (existing === undefined && !this.owned.has(record.partition)) return;
+    if (existing === undefined) {
+      // Nothing to decode for a partition another replica fires.
+      if (!this.owned.has(record.partition)) return;
+      this.admitRecord(record);
+      this.schedulePump();
+      return;
+    }
     const schedule = this.timingOf(record);
     if (schedule === undefined) {
       this.forget(id);
@@ -670,9 +696,9 @@ export class Engine implements CatalogObserver, PartitionOwner {
    * The record's timing fields, or undefined (logged) when its bytes cannot be read: such a
    * schedule is not fired, and the rest of its partition is, as for one that cannot be planned.
    */
-  private timingOf(record: CatalogRecord): Schedule | undefined {
+  private timingOf(record: CatalogRecord, bytes = record.bytes()): Schedule | undefined {
     try {
-      return decodeScheduleTiming(record.bytes());
+      return decodeScheduleTiming(bytes);
     } catch (err) {
       this.log.error({ err, scheduleId: record.id }, "stored schedule cannot be read; not fired");
       return undefined;
