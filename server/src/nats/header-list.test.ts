@@ -20,6 +20,19 @@ describe("HeaderList", () => {
     expect(decoder.decode(fire.encode())).toBe(reference.toString());
   });
 
+  it("encodes once, and anew after any change", () => {
+    const put = new HeaderList([["Nats-Expected-Last-Subject-Sequence", "0"]]);
+    const block = put.encode();
+    expect(put.encode()).toBe(block);
+    const lines = () => decoder.decode(put.encode()).split("\r\n");
+    put.set("Nats-Expected-Last-Subject-Sequence", "7");
+    expect(lines()).toContain("Nats-Expected-Last-Subject-Sequence: 7");
+    put.append("Nats-Msg-Id", "a");
+    expect(lines()).toContain("Nats-Msg-Id: a");
+    put.delete("Nats-Msg-Id");
+    expect(lines()).not.toContain("Nats-Msg-Id: a");
+  });
+
   it("replaces a header in place and leaves the shared ones of other fires alone", () => {
     const shared = [["Content-Type", "application/json"]] as const;
     const first = new HeaderList(

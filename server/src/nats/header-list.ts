@@ -22,8 +22,19 @@ export class HeaderList implements MsgHdrs {
     this.shared = shared;
   }
 
+  /**
+   * The block as last encoded, until a header changes: one list sent with many messages (every
+   * create's put) is encoded once. The client copies it into its outbound buffer, never changes it.
+   */
+  private encoded: Uint8Array | undefined;
+
   /** The header block as NATS sends it (`NATS/1.0`, one line per header, a blank line). */
   encode(): Uint8Array {
+    this.encoded ??= this.encodeBlock();
+    return this.encoded;
+  }
+
+  private encodeBlock(): Uint8Array {
     let block = "NATS/1.0";
     for (const [name, value] of this.own) block += `\r\n${name}: ${value}`;
     for (const [name, value] of this.shared) block += `\r\n${name}: ${value}`;
@@ -71,9 +82,11 @@ export class HeaderList implements MsgHdrs {
   append(k: string, v: string, match: Match = Match.Exact): void {
     const name = match === Match.CanonicalMIME ? canonicalMIMEHeaderKey(k) : k;
     this.own.push([name, checkedValue(v)]);
+    this.encoded = undefined;
   }
 
   delete(k: string, match: Match = Match.Exact): void {
+    this.encoded = undefined;
     this.own = this.own.filter(([name]) => !same(name, k, match));
     if (this.shared.some(([name]) => same(name, k, match)))
       this.shared = this.shared.filter(([name]) => !same(name, k, match));
