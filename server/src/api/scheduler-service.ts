@@ -203,6 +203,10 @@ export class SchedulerApi {
       let draft: ScheduleDraft;
       try {
         draft = this.validateItem(req.items[i] as BatchScheduleItem, now);
+        // Let go of the decoded item once its draft is made: held by the request until the
+        // whole call ends, the items of four calls in flight survived young collections and
+        // were copied into the old generation, to die there.
+        (req.items as (BatchScheduleItem | undefined)[])[i] = undefined;
       } catch (err) {
         refuse(i, err);
         return;
