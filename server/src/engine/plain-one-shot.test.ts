@@ -1,6 +1,6 @@
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { MisfirePolicy, type Schedule, ScheduleSchema, ScheduleState } from "@chime/sdk";
+import { MisfirePolicy, ScheduleSchema, ScheduleState } from "@chime/sdk";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { MAX_INSTANT } from "../spec/timetable-types.js";
@@ -35,7 +35,9 @@ function dueThroughThePlan(bytes: Uint8Array): number | undefined {
   return mayWaitCold ? progress.nextDue : undefined;
 }
 
-const oneShot = (at: number, extra: Partial<Schedule> = {}): Uint8Array =>
+type ScheduleInit = MessageInitShape<typeof ScheduleSchema>;
+
+const oneShot = (at: number, extra: ScheduleInit = {}): Uint8Array =>
   toBinary(
     ScheduleSchema,
     create(ScheduleSchema, {
@@ -61,7 +63,7 @@ describe("plainOneShotDue", () => {
     expect(plainOneShotDue(oneShot(DEFINED, { progressAt: undefined }))).toBe(DEFINED);
   });
 
-  it.each<[string, Partial<Schedule>]>([
+  it.each<[string, ScheduleInit]>([
     ["paused", { state: ScheduleState.PAUSED }],
     ["completed", { state: ScheduleState.COMPLETED }],
     ["fired", { fireCount: 1n, lastFireAt: timestampFromMs(DEFINED) }],
@@ -139,24 +141,15 @@ describe("plainOneShotDue", () => {
 });
 
 /** Nothing in it but a time trigger's `at` and its progress decides when it fires. */
-function isPlain(s: {
-  trigger: { case: string; value: { at?: unknown } };
-  state: number;
-  fireCount: bigint;
-  manualFireCount: bigint;
-  lastFireAt?: unknown;
-  startAt?: unknown;
-  endAt?: unknown;
-  jitter?: unknown;
-  runImmediately: boolean;
-}): boolean {
+function isPlain(s: ScheduleInit): boolean {
+  const trigger = s.trigger;
   return (
-    s.trigger.case === "time" &&
-    s.trigger.value.at !== undefined &&
+    trigger?.case === "time" &&
+    trigger.value.at !== undefined &&
     s.state !== ScheduleState.PAUSED &&
     s.state !== ScheduleState.COMPLETED &&
-    s.fireCount === 0n &&
-    s.manualFireCount === 0n &&
+    !s.fireCount &&
+    !s.manualFireCount &&
     s.lastFireAt === undefined &&
     s.startAt === undefined &&
     s.endAt === undefined &&
