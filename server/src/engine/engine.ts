@@ -639,11 +639,7 @@ export class Engine implements CatalogObserver, PartitionOwner {
     return validUntil !== undefined && now < validUntil;
   }
 
-  scheduleChanged(
-    id: string,
-    record: CatalogRecord | null,
-    previous: CatalogRecord | null,
-  ): void {
+  scheduleChanged(id: string, record: CatalogRecord | null, previous: CatalogRecord | null): void {
     // Held cold, it has neither fired nor been counted: the change is admitted afresh. Only a
     // schedule the catalog held can be held cold (a look-up less for each one created).
     if (previous !== null && this.cold.size > 0) this.cold.delete(id);
