@@ -3,9 +3,9 @@ import { type JetStreamManager, jetstream } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import { Empty, type Msg, type NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "pino";
+import { followBucket } from "../nats/bucket-follower.js";
 import { BucketPuts } from "../nats/bucket-puts.js";
-import { isDeleteMarker } from "../nats/kv-operation.js";
-import { followStream, storedAtOfReply } from "../nats/stream-follower.js";
+import { storedAtOfReply } from "../nats/stream-follower.js";
 import { isWrongLastSequence } from "../store/store-errors.js";
 import { rendezvousOwner } from "./rendezvous.js";
 
@@ -76,8 +76,6 @@ export class PartitionLeases {
    * with a stack, a header map) was half of what an idle replica allocated.
    */
   private readonly puts: BucketPuts;
-  private readonly memberSubject: string;
-  private readonly leaseSubjects: string[];
   private readonly holderValue: Uint8Array;
 
   private constructor(
@@ -89,10 +87,7 @@ export class PartitionLeases {
     private readonly log: Logger,
     private readonly now: () => number,
   ) {
-    this.puts = new BucketPuts(nc, options.timeoutMs);
-    const prefix = `$KV.${options.bucket}.`;
-    this.memberSubject = prefix + MEMBER + options.replicaId;
-    this.leaseSubjects = Array.from({ length: options.partitions }, (_, p) => prefix + LEASE + p);
+    this.puts = new BucketPuts(nc, options.bucket, options.timeoutMs);
     this.holderValue = new TextEncoder().encode(options.replicaId);
   }
 
@@ -201,7 +196,7 @@ export class PartitionLeases {
 
   private async tick(): Promise<void> {
     const now = this.now();
-    const heartbeat = this.puts.put(this.memberSubject, Empty).then(
+    const heartbeat = this.puts.put(MEMBER + this.options.replicaId, Empty).then(
       () => undefined,
       (err: unknown) => {
         this.log.warn({ err }, "membership heartbeat failed");
@@ -273,11 +268,7 @@ export class PartitionLeases {
 
   private async renew(partition: number, lease: HeldLease, sentAt: number): Promise<void> {
     try {
-      lease.revision = await this.puts.put(
-        this.leaseSubjects[partition] as string,
-        this.holderValue,
-        lease.revision,
-      );
+      lease.revision = await this.puts.put(LEASE + partition, this.holderValue, lease.revision);
       lease.validUntil = this.validUntil(sentAt);
       this.owner.renewed(partition, lease.validUntil);
     } catch (err) {
@@ -318,7 +309,6 @@ export class PartitionLeases {
   private async follow(): Promise<void> {
     const { bucket } = this.options;
     const stream = `KV_${bucket}`;
-    const prefixLength = `$KV.${bucket}.`.length;
     let from = 0;
     for (let failures = 0; !this.abort.signal.aborted; failures++) {
       try {
@@ -328,19 +318,13 @@ export class PartitionLeases {
         // A bucket made anew (nats-server lost its store) numbers its writes from 1 again: a
         // resume point past its end would wait, blind, for writes it has already had.
         if (from > written + 1) from = 0;
-        const options = {
-          stream,
-          filterSubject: `$KV.${bucket}.>`,
-          fromSequence: from,
-          signal: this.abort.signal,
-        };
-        await followStream(this.nc, this.jsm, options, (msg, sequence) => {
-          from = sequence + 1;
+        const options = { bucket, stream, fromRevision: from, signal: this.abort.signal };
+        await followBucket(this.nc, this.jsm, options, (key, msg, deleted, revision) => {
+          from = revision + 1;
           failures = 0;
           const now = this.now();
-          const seenAt = sequence > written ? now : Math.min(now, storedAtOfReply(msg.reply ?? ""));
-          const key = msg.subject.slice(prefixLength);
-          this.noteWrite(key, isDeleteMarker(msg) ? null : msg, sequence, seenAt);
+          const seenAt = revision > written ? now : Math.min(now, storedAtOfReply(msg.reply ?? ""));
+          this.noteWrite(key, deleted ? null : msg, revision, seenAt);
         });
         return;
       } catch (err) {

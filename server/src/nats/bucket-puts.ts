@@ -5,6 +5,11 @@ import { pubAckOf } from "./pub-ack.js";
 
 export const EXPECTED_LAST_SUBJECT_SEQUENCE = "Nats-Expected-Last-Subject-Sequence";
 
+/** The subject a KV bucket's key is written on (`>` for every key of the bucket). */
+export function keySubject(bucket: string, key: string): string {
+  return `$KV.${bucket}.${key}`;
+}
+
 interface QueuedPut {
   readonly subject: string;
   readonly value: Uint8Array;
@@ -24,12 +29,17 @@ export class BucketPuts {
   private readonly requests: InboxRequests<number>;
   private queued: QueuedPut[] = [];
 
-  constructor(nc: NatsConnection, timeoutMs: number) {
+  constructor(
+    nc: NatsConnection,
+    private readonly bucket: string,
+    timeoutMs: number,
+  ) {
     this.requests = new InboxRequests(nc, timeoutMs, (answer) => pubAckOf(answer).seq);
   }
 
-  /** A put expecting `previousRevision` (0: a new key), or any revision when undefined. */
-  put(subject: string, value: Uint8Array, previousRevision?: number): Promise<number> {
+  /** A put of `key` expecting `previousRevision` (0: a new key), or any revision when undefined. */
+  put(key: string, value: Uint8Array, previousRevision?: number): Promise<number> {
+    const subject = keySubject(this.bucket, key);
     const headers = expecting(previousRevision);
     return new Promise<number>((resolve, reject) => {
       this.queued.push({ subject, value, headers, pending: { resolve, reject, sentAt: 0 } });

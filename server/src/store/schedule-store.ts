@@ -3,10 +3,10 @@ import { type Schedule, ScheduleSchema } from "@chime/sdk";
 import { type JetStreamClient, type JetStreamManager, jetstream } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import { headers, type NatsConnection } from "@nats-io/nats-core";
-import { BucketPuts, EXPECTED_LAST_SUBJECT_SEQUENCE } from "../nats/bucket-puts.js";
+import { followBucket } from "../nats/bucket-follower.js";
+import { BucketPuts, EXPECTED_LAST_SUBJECT_SEQUENCE, keySubject } from "../nats/bucket-puts.js";
 import { DirectReads } from "../nats/direct-reads.js";
-import { isDeleteMarker, KV_OPERATION_HEADER } from "../nats/kv-operation.js";
-import { followStream } from "../nats/stream-follower.js";
+import { KV_OPERATION_HEADER } from "../nats/kv-operation.js";
 import { encodeSchedule } from "../schedule-encoding.js";
 import { isWrongLastSequence, PartitionCountError, RevisionConflictError } from "./store-errors.js";
 import { parseStoreKey, partitionOf, StoreKey } from "./store-keys.js";
@@ -82,7 +82,7 @@ export class ScheduleStore {
     private readonly nc: NatsConnection,
     timeoutMs: number,
   ) {
-    this.puts = new BucketPuts(nc, timeoutMs);
+    this.puts = new BucketPuts(nc, bucket, timeoutMs);
     this.reads = new DirectReads(nc, stream, timeoutMs);
   }
 
@@ -149,7 +149,7 @@ export class ScheduleStore {
    * which every watch then delivers and parses again (52 bytes a schedule, on disk too).
    */
   create(schedule: Schedule): Promise<number> {
-    return this.put(
+    return this.puts.put(
       StoreKey.schedule(schedule.partition, schedule.scheduleId),
       encodeSchedule(schedule),
     );
@@ -160,7 +160,7 @@ export class ScheduleStore {
     const key = StoreKey.schedule(schedule.partition, schedule.scheduleId);
     try {
       if (revision <= 0) throw new Error("version must be greater than 0");
-      return await this.put(key, encodeSchedule(schedule), revision);
+      return await this.puts.put(key, encodeSchedule(schedule), revision);
     } catch (err) {
       if (isWrongLastSequence(err)) throw new RevisionConflictError(key, { cause: err });
       throw err;
@@ -209,14 +209,14 @@ export class ScheduleStore {
     const key = StoreKey.name(namespace, name);
     const value = encoder.encode(id);
     try {
-      return await this.put(key, value, 0);
+      return await this.puts.put(key, value, 0);
     } catch (err) {
       if (!isWrongLastSequence(err)) throw err;
     }
     const entry = await this.kv.get(key);
     if (entry === null || entry.operation === "PUT") return null;
     try {
-      return await this.put(key, value, entry.revision);
+      return await this.puts.put(key, value, entry.revision);
     } catch (err) {
       if (isWrongLastSequence(err)) return null;
       throw err;
@@ -235,7 +235,7 @@ export class ScheduleStore {
 
   async putWatermark(partition: number, watermark: Watermark): Promise<number> {
     // Written by the partition's owner only, ten times a second: no revision to expect.
-    return this.put(StoreKey.watermark(partition), encodeWatermark(watermark));
+    return this.puts.put(StoreKey.watermark(partition), encodeWatermark(watermark));
   }
 
   /** The revision of the newest change in the bucket (0 when it is empty). */
@@ -257,20 +257,10 @@ export class ScheduleStore {
     fromRevision: number,
     apply: (change: StoreChange) => void,
   ): Promise<void> {
-    // Every message of the stream, not the last per key: the bucket keeps one value per key
-    // (history 1), so that is the same, and it spares nats-server the last-per-subject
-    // search that makes creating the consumer outlast the request timeout at a million keys.
-    const prefixLength = `$KV.${this.bucket}.`.length;
-    const options = {
-      stream: this.stream,
-      filterSubject: `$KV.${this.bucket}.>`,
-      fromSequence: fromRevision,
-      signal,
-    };
-    await followStream(this.nc, this.jsm, options, (msg, revision) => {
+    const options = { bucket: this.bucket, stream: this.stream, fromRevision, signal };
+    await followBucket(this.nc, this.jsm, options, (storeKey, msg, deleted, revision) => {
       const value = msg.data;
-      const deleted = isDeleteMarker(msg);
-      const key = parseStoreKey(msg.subject.slice(prefixLength));
+      const key = parseStoreKey(storeKey);
       switch (key.kind) {
         case "schedule":
           apply({
@@ -306,14 +296,6 @@ export class ScheduleStore {
     });
   }
 
-  /**
-   * `kv.put(key, value, { previousSeq })` through the bucket's own subject; without
-   * `previousRevision`, a put whatever the key's revision.
-   */
-  private put(key: string, value: Uint8Array, previousRevision?: number): Promise<number> {
-    return this.puts.put(`$KV.${this.bucket}.${key}`, value, previousRevision);
-  }
-
   // kv.delete() does not return the revision of the deletion, which callers need to know
   // when every replica has seen it; this publishes the same delete marker and keeps the ack.
   private async deleteKey(key: string, revision: number): Promise<number> {
@@ -321,7 +303,9 @@ export class ScheduleStore {
     h.set(KV_OPERATION_HEADER, "DEL");
     h.set(EXPECTED_LAST_SUBJECT_SEQUENCE, String(revision));
     try {
-      const ack = await this.js.publish(`$KV.${this.bucket}.${key}`, undefined, { headers: h });
+      const ack = await this.js.publish(keySubject(this.bucket, key), undefined, {
+        headers: h,
+      });
       return ack.seq;
     } catch (err) {
       if (isWrongLastSequence(err)) throw new RevisionConflictError(key, { cause: err });
