@@ -1,4 +1,5 @@
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { ScheduleState } from "@chime/sdk";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProgressState } from "../../server/src/engine/progress.js";
@@ -106,6 +107,40 @@ describe("a one-shot due beyond the cold horizon", () => {
     const [task] = await recorder.waitFor(ofSchedule(scheduleId));
     expect(Buffer.from(task?.data ?? [])).toEqual(Buffer.from(payload));
     expect(task?.headers).toMatchObject({ ...headers, "Chime-Trigger": "manual" });
+  });
+
+  it("is answered from its due instant as its plan would answer", async () => {
+    const { engine } = chime.service;
+    const coldBefore = engine.coldCount;
+    const at = Date.now() + 3_600_000;
+    const created = await chime.client.scheduleByTime({
+      subject: "tasks.far.ahead",
+      payload,
+      name: "standing",
+      when: { case: "at", value: timestampFromMs(at) },
+    });
+    expect(engine.coldCount).toBe(coldBefore + 1);
+    const progress = engine.progressOf(created.scheduleId);
+    if (progress === undefined) throw new Error("not held");
+    const { state, fireCount, manualFires, lastFireAt, nextDue } = progress;
+    expect(engine.standingOf(created.scheduleId)).toEqual({
+      state,
+      fireCount,
+      manualFires,
+      lastFireAt,
+      nextDue,
+    });
+    expect(nextDue).toBe(at);
+    const reply = created.schedule;
+    expect(reply?.state).toBe(ScheduleState.ACTIVE);
+    expect(reply?.fireCount).toBe(0n);
+    expect(reply?.nextFireAt).toEqual(timestampFromMs(at));
+    expect(reply?.nextFireTimes).toEqual([timestampFromMs(at)]);
+    const listed = await chime.client.listSchedules({
+      nameContains: "standing",
+      states: [ScheduleState.ACTIVE],
+    });
+    expect(listed.schedules.map((s) => s.scheduleId)).toEqual([created.scheduleId]);
   });
 
   it("is counted among the catalog's outlines until it is gone", async () => {

@@ -26,7 +26,7 @@ import {
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { type Engine, type ManualFire, UnknownScheduleError } from "../engine/engine.js";
-import { deriveProgress, type Progress, ProgressState } from "../engine/progress.js";
+import { deriveProgress, type Progress, ProgressState, type Standing } from "../engine/progress.js";
 import { planOf } from "../engine/schedule-plan.js";
 import { msOf, timestampAt, timestampOf } from "../proto-time.js";
 import type { Catalog, CatalogRecord } from "../store/catalog.js";
@@ -434,7 +434,7 @@ export class SchedulerApi {
     // Its creation time is carried over: read whole, from the store if the record is shed.
     const old = await this.deps.catalog.schedule(existing);
     if (old === undefined) return null;
-    const progress = this.progressOf(existing, old);
+    const progress = this.standingOf(existing, old);
     const schedule = clone(ScheduleSchema, draft);
     schedule.scheduleId = old.scheduleId;
     schedule.partition = old.partition;
@@ -562,7 +562,7 @@ export class SchedulerApi {
         if (req.subjectPrefix !== "" && !s.subject.startsWith(req.subjectPrefix)) continue;
         if (labels.some(([k, v]) => s.labels[k] !== v)) continue;
         if (nameNeedle !== "" && !s.name.toLowerCase().includes(nameNeedle)) continue;
-        if (states.size > 0 && !states.has(stateOf(this.progressOf(record, s).state))) continue;
+        if (states.size > 0 && !states.has(stateOf(this.standingOf(record, s).state))) continue;
       }
       if (page.length === pageSize) {
         more = true;
@@ -712,7 +712,7 @@ export class SchedulerApi {
   }
 
   private viewOf(record: CatalogRecord, nextFireCount: number, schedule: Schedule): Schedule {
-    const progress = this.progressOf(record, schedule);
+    const progress = this.standingOf(record, schedule);
     schedule.state = stateOf(progress.state);
     schedule.fireCount = BigInt(progress.fireCount);
     schedule.manualFireCount = BigInt(progress.manualFires);
@@ -731,8 +731,16 @@ export class SchedulerApi {
 
   /** `schedule`: the record's, if the caller has decoded it already (it is only read). */
   private progressOf(record: CatalogRecord, schedule?: Schedule): Progress {
-    const live = this.deps.engine.progressOf(record.id);
-    if (live !== undefined) return live;
+    return this.deps.engine.progressOf(record.id) ?? this.derivedProgress(record, schedule);
+  }
+
+  /** `progressOf` as a reply tells it, which the engine answers for less. */
+  private standingOf(record: CatalogRecord, schedule?: Schedule): Standing {
+    return this.deps.engine.standingOf(record.id) ?? this.derivedProgress(record, schedule);
+  }
+
+  /** The progress of a schedule the engine does not hold, from its record and watermark. */
+  private derivedProgress(record: CatalogRecord, schedule?: Schedule): Progress {
     const definition = schedule ?? record.outline;
     const watermark = this.deps.catalog.watermark(definition.partition);
     const known = watermark !== undefined && record.revision <= watermark.revision;

@@ -18,7 +18,13 @@ import {
 import type { FirePublisher, Publication } from "./fire-publisher.js";
 import { PartitionedEntries } from "./partitioned-entries.js";
 import { plainOneShotDue } from "./plain-one-shot.js";
-import { deriveProgress, type Progress, ProgressState, reachedMaxFires } from "./progress.js";
+import {
+  deriveProgress,
+  type Progress,
+  ProgressState,
+  reachedMaxFires,
+  type Standing,
+} from "./progress.js";
 import { dueOf, nextNominal, planOf, type SchedulePlan } from "./schedule-plan.js";
 import { decodeScheduleTiming } from "./schedule-timing.js";
 import { ShedTemplates } from "./shed-templates.js";
@@ -206,6 +212,11 @@ export class Engine implements CatalogObserver, PartitionOwner {
     return this.entries.size + this.cold.size;
   }
 
+  /** Schedules held cold: an id, a partition and a due instant each. */
+  get coldCount(): number {
+    return this.cold.size;
+  }
+
   get dueCount(): number {
     return this.queue.size + this.cold.size;
   }
@@ -229,6 +240,23 @@ export class Engine implements CatalogObserver, PartitionOwner {
       progressAt: entry.progressAt,
       nextNominal: entry.nextNominal,
       nextDue: entry.state === ProgressState.active ? entry.due : undefined,
+    };
+  }
+
+  /**
+   * Where a schedule stands, as a reply tells it; undefined: not held. One held cold has not
+   * fired and comes due at its instant: that is answered without decoding and planning its
+   * record, which `progressOf` does for the rest of its progress.
+   */
+  standingOf(id: string): Standing | undefined {
+    const cold = this.entries.has(id) ? undefined : this.cold.get(id);
+    if (cold === undefined) return this.progressOf(id);
+    return {
+      state: ProgressState.active,
+      fireCount: 0,
+      manualFires: 0,
+      lastFireAt: undefined,
+      nextDue: cold.due,
     };
   }
 

@@ -24,6 +24,12 @@ export interface Progress {
   readonly nextDue: Instant | undefined;
 }
 
+/** What a reply tells of a schedule: `Progress` without what only a write of it needs. */
+export type Standing = Pick<
+  Progress,
+  "state" | "fireCount" | "manualFires" | "lastFireAt" | "nextDue"
+>;
+
 // Beyond this many fires behind a stored record, its count is rebuilt no further: the
 // engine checkpoints long before a schedule gets that far behind its record.
 const MAX_REPLAYED_FIRES = 1_000_000;
