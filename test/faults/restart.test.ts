@@ -333,6 +333,51 @@ describe("a Chime process restarted on the same NATS", () => {
   }, 45_000);
 });
 
+describe("a Chime process killed right after a TriggerSchedule answered", () => {
+  it("has recorded those manual fires: no Chime-Fire-Seq is given twice", async () => {
+    const server = await nats();
+    // So long that only the trigger's own write can have recorded the manual fire in time.
+    const settings = { ...SETTINGS, checkpointInterval: "30s" };
+    const a = await startChimeProcess(server.url, settings);
+    cleanups.push(() => a.stop("SIGKILL"));
+    const tasks = await recorder(server.url);
+    const clientA = chimeClient(a.baseUrl);
+    const created = await interval(clientA, "manual-seq", MisfirePolicy.FIRE_ALL);
+    const id = created.scheduleId;
+    await tasks.waitFor(ofSchedule(id), 2, 10_000);
+    const target = { case: "scheduleId", value: id } as const;
+    // Two at once: the second's record is written while the first's may not be applied yet.
+    const manuals = await Promise.all([
+      clientA.triggerSchedule({ target }),
+      clientA.triggerSchedule({ target }),
+    ]);
+    expect(await a.stop("SIGKILL")).toBeNull();
+    const firedBefore = tasks.matching(ofSchedule(id)).length;
+
+    const b = await startChimeProcess(server.url, settings);
+    cleanups.push(() => b.stop("SIGKILL"));
+    // Two scheduled fires after the restart, whatever it made up first.
+    const restarted = Date.now();
+    await tasks.waitFor((t) => ofSchedule(id)(t) && nominalOf(t) > restarted, 2, 10_000);
+    const stored = await chimeClient(b.baseUrl).getSchedule({ target });
+    await b.stop("SIGKILL");
+    await settle(tasks, server.url);
+
+    const got = tasks.matching(ofSchedule(id));
+    const trace = describeTasks(got, anchorOf(created)).join("\n");
+    expect(got.length, trace).toBeGreaterThan(firedBefore);
+    expect(
+      got
+        .filter((t) => triggerOf(t) === "manual")
+        .map((t) => t.headers["Nats-Msg-Id"])
+        .sort(),
+      trace,
+    ).toEqual(manuals.map((m) => m.messageId).sort());
+    expect(repeated(got.map((t) => String(fireSeqOf(t)))), trace).toEqual({});
+    expect(stored.manualFireCount).toBe(2n);
+  }, 30_000);
+});
+
 describe("NATS restarted under a running Chime", () => {
   it("keeps every schedule, and they keep firing", async () => {
     const server = await nats();

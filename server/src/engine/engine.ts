@@ -303,6 +303,9 @@ export class Engine implements CatalogObserver, PartitionOwner {
     entry.manualFires++;
     const ack = await this.publish(entry, firedAt, firedAt, FireTrigger.manual, firedAt, template);
     this.checkpoints.add(id);
+    // Recorded before the reply rather than at the next flush: a Chime killed in between
+    // counted this fire again once restarted, and gave its Chime-Fire-Seq to the next fire.
+    await this.flushIncluding(id);
     return {
       firedAt,
       messageId: fireMessageId(id, firedAt),
@@ -1127,6 +1130,12 @@ export class Engine implements CatalogObserver, PartitionOwner {
     return this.flushing;
   }
 
+  /** A flush that writes `id`'s checkpoint: one in flight took its list before `id` joined. */
+  private async flushIncluding(id: string): Promise<void> {
+    if (this.flushing !== undefined) await this.flushing;
+    if (this.checkpoints.has(id)) await this.flush();
+  }
+
   private async writeProgress(): Promise<void> {
     const now = this.now();
     const queued = this.queue.peek();
@@ -1186,7 +1195,10 @@ export class Engine implements CatalogObserver, PartitionOwner {
       schedule.manualFireCount = BigInt(entry.manualFires);
       schedule.lastFireAt = timestampOf(entry.lastFireAt);
       schedule.progressAt = timestampOf(entry.progressAt);
-      await this.store.update(schedule, entry.revision);
+      const written = await this.store.update(schedule, entry.revision);
+      // The next checkpoint expects this revision, which the catalog may not have applied by
+      // then: expecting the one before, it would be refused as if a newer definition had come.
+      entry.revision = Math.max(entry.revision, written);
     } catch (err) {
       // A newer definition carries progress of its own: nothing to record.
       if (err instanceof RevisionConflictError) return;
