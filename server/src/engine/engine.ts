@@ -305,7 +305,7 @@ export class Engine implements CatalogObserver, PartitionOwner {
     this.checkpoints.add(id);
     // Recorded before the reply rather than at the next flush: a Chime killed in between
     // counted this fire again once restarted, and gave its Chime-Fire-Seq to the next fire.
-    await this.flushIncluding(id);
+    await this.flushQueued();
     return {
       firedAt,
       messageId: fireMessageId(id, firedAt),
@@ -1130,10 +1130,13 @@ export class Engine implements CatalogObserver, PartitionOwner {
     return this.flushing;
   }
 
-  /** A flush that writes `id`'s checkpoint: one in flight took its list before `id` joined. */
-  private async flushIncluding(id: string): Promise<void> {
-    if (this.flushing !== undefined) await this.flushing;
-    if (this.checkpoints.has(id)) await this.flush();
+  /**
+   * Resolves once what is queued now is written. A flush in flight took its list earlier; the
+   * one after it takes the rest, whether this call or another caller starts it.
+   */
+  private async flushQueued(): Promise<void> {
+    await this.flushing;
+    await this.flush();
   }
 
   private async writeProgress(): Promise<void> {
