@@ -62,6 +62,12 @@ export class WireReader {
     return end;
   }
 
+  /** The Timestamp the reader is at, in Unix ms, rounded as protobuf-es's `timestampMs` does. */
+  timestampMs(): number {
+    const { seconds, nanos } = this.secondsAndNanos();
+    return seconds * 1000 + Math.round(nanos / 1e6);
+  }
+
   /** The seconds and nanos of the Timestamp or Duration message the reader is at. */
   secondsAndNanos(): { seconds: number; nanos: number } {
     const end = this.messageEnd();

@@ -1,11 +1,10 @@
+import { WireType } from "@bufbuild/protobuf/wire";
 import { ScheduleSchema, ScheduleState, TimeTriggerSchema } from "@chime/sdk";
 import { isInstant } from "../spec/instant.js";
 import { WireReader } from "../wire-reader.js";
 
 const field = ScheduleSchema.field;
 const TIME_TRIGGER_AT = TimeTriggerSchema.field.at.number;
-const WIRE_VARINT = 0;
-const WIRE_LENGTH_DELIMITED = 2;
 
 /**
  * When a stored one-shot that has never fired is next due, read off its bytes in one pass:
@@ -40,7 +39,7 @@ function scan(bytes: Uint8Array): number | undefined {
     const wireType = tag & 7;
     switch (tag >>> 3) {
       case field.time.number:
-        if (wireType !== WIRE_LENGTH_DELIMITED) return undefined;
+        if (wireType !== WireType.LengthDelimited) return undefined;
         at = timeTriggerAt(reader);
         timed = true;
         break;
@@ -50,21 +49,21 @@ function scan(bytes: Uint8Array): number | undefined {
         reader.skip(wireType);
         break;
       case field.progressAt.number:
-        if (wireType !== WIRE_LENGTH_DELIMITED) return undefined;
-        progressAt = msOf(reader);
+        if (wireType !== WireType.LengthDelimited) return undefined;
+        progressAt = reader.timestampMs();
         break;
       case field.definedAt.number:
-        if (wireType !== WIRE_LENGTH_DELIMITED) return undefined;
-        definedAt = msOf(reader);
+        if (wireType !== WireType.LengthDelimited) return undefined;
+        definedAt = reader.timestampMs();
         break;
       case field.state.number: {
-        if (wireType !== WIRE_VARINT) return undefined;
+        if (wireType !== WireType.Varint) return undefined;
         const state = reader.varint();
         paused = state === ScheduleState.PAUSED || state === ScheduleState.COMPLETED;
         break;
       }
       case field.runImmediately.number:
-        if (wireType !== WIRE_VARINT) return undefined;
+        if (wireType !== WireType.Varint) return undefined;
         immediately = reader.varint() !== 0;
         break;
       case field.fireCount.number:
@@ -92,14 +91,8 @@ function timeTriggerAt(reader: WireReader): number | undefined {
   while (reader.pos < end) {
     const tag = reader.uint32();
     if (tag >>> 3 !== TIME_TRIGGER_AT) reader.skip(tag & 7);
-    else if ((tag & 7) === WIRE_LENGTH_DELIMITED) at = msOf(reader);
+    else if ((tag & 7) === WireType.LengthDelimited) at = reader.timestampMs();
     else throw new RangeError("TimeTrigger.at is not a message");
   }
   return at;
-}
-
-/** The Timestamp the reader is at, in ms as protobuf-es's `timestampMs` reckons them. */
-function msOf(reader: WireReader): number {
-  const { seconds, nanos } = reader.secondsAndNanos();
-  return seconds * 1000 + Math.round(nanos / 1e6);
 }

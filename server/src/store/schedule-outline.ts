@@ -1,3 +1,4 @@
+import { WireType } from "@bufbuild/protobuf/wire";
 import { ScheduleSchema, TimeTriggerSchema } from "@chime/sdk";
 import { WireReader } from "../wire-reader.js";
 
@@ -27,7 +28,6 @@ const CRON_TRIGGER = ScheduleSchema.field.cron.number;
 const INTERVAL_TRIGGER = ScheduleSchema.field.interval.number;
 const RUN_IMMEDIATELY = ScheduleSchema.field.runImmediately.number;
 const TIME_TRIGGER_AT = TimeTriggerSchema.field.at.number;
-const WIRE_LENGTH_DELIMITED = 2;
 
 /**
  * What one pass over an encoded schedule found: whether it is a plain one-shot and when, and
@@ -56,16 +56,16 @@ function scanSchedule(encoded: Uint8Array): void {
     const start = reader.pos;
     const tag = reader.uint32();
     const field = tag >>> 3;
-    const lengthDelimited = (tag & 7) === WIRE_LENGTH_DELIMITED;
+    const lengthDelimited = (tag & 7) === WireType.LengthDelimited;
     if (field === TIME_TRIGGER && lengthDelimited) scan.at = timeTriggerAt(reader);
     else if (field === RUN_IMMEDIATELY) {
       if (reader.varint() !== 0) scan.plain = false;
     } else if (field === PROGRESS_AT && lengthDelimited) {
-      scan.progressAt = msOf(reader.secondsAndNanos());
+      scan.progressAt = reader.timestampMs();
       scan.droppable.push(start, reader.pos, 1);
       continue;
     } else if (field === DEFINED_AT && lengthDelimited) {
-      scan.definedAt = msOf(reader.secondsAndNanos());
+      scan.definedAt = reader.timestampMs();
     } else {
       if (field === CRON_TRIGGER || field === INTERVAL_TRIGGER) scan.plain = false;
       reader.skip(tag & 7);
@@ -120,19 +120,14 @@ export function farAheadOutline(encoded: Uint8Array, dueAfter: number): Uint8Arr
   return outlineOfScanned(encoded);
 }
 
-/** Milliseconds as protobuf-es's `timestampMs` reckons them. */
-function msOf({ seconds, nanos }: { seconds: number; nanos: number }): number {
-  return seconds * 1000 + Math.round(nanos / 1e6);
-}
-
 /** TimeTrigger.at of the TimeTrigger the reader is at, in Unix ms; reads past the message. */
 function timeTriggerAt(reader: WireReader): number | undefined {
   const end = reader.messageEnd();
   let at: number | undefined;
   while (reader.pos < end) {
     const tag = reader.uint32();
-    if (tag >>> 3 === TIME_TRIGGER_AT && (tag & 7) === WIRE_LENGTH_DELIMITED) {
-      at = msOf(reader.secondsAndNanos());
+    if (tag >>> 3 === TIME_TRIGGER_AT && (tag & 7) === WireType.LengthDelimited) {
+      at = reader.timestampMs();
     } else reader.skip(tag & 7);
   }
   return at;
