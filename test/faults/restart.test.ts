@@ -1,6 +1,11 @@
 import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { type CreatedSchedule, MisfirePolicy, type SchedulerService } from "@chime/sdk";
-import type { Client } from "@connectrpc/connect";
+import {
+  type CreatedSchedule,
+  MisfirePolicy,
+  type SchedulerService,
+  type TriggerScheduleResponse,
+} from "@chime/sdk";
+import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import { afterEach, describe, expect, it } from "vitest";
 import { type ChimeProcess, startChimeProcess } from "../harness/chime.js";
 import {
@@ -375,6 +380,61 @@ describe("a Chime process killed right after a TriggerSchedule answered", () => 
     ).toEqual(manuals.map((m) => m.messageId).sort());
     expect(repeated(got.map((t) => String(fireSeqOf(t)))), trace).toEqual({});
     expect(stored.manualFireCount).toBe(2n);
+  }, 30_000);
+
+  it("has published and recorded every manual fire of a shed one-shot, two in one ms too", async () => {
+    const server = await nats();
+    const settings = { ...SETTINGS, checkpointInterval: "30s", coldHorizon: "1m" };
+    const a = await startChimeProcess(server.url, settings);
+    cleanups.push(() => a.stop("SIGKILL"));
+    const tasks = await recorder(server.url);
+    const clientA = chimeClient(a.baseUrl);
+    // Held as an outline only: a checkpoint reads the rest back by the revision it knows.
+    const created = await oneShot(clientA, "far-ahead", Date.now() + 3_600_000);
+    const id = created.scheduleId;
+    const target = { case: "scheduleId", value: id } as const;
+    // Two at once (both wait for the template's read, so they often fire in one millisecond,
+    // where they would share a Nats-Msg-Id), three one after another, then pairs a little apart.
+    const manuals = await Promise.all([
+      clientA.triggerSchedule({ target }),
+      clientA.triggerSchedule({ target }),
+    ]);
+    for (let i = 0; i < 3; i++) manuals.push(await clientA.triggerSchedule({ target }));
+    for (const apart of [1, 2, 3, 4, 6]) {
+      const first = clientA.triggerSchedule({ target });
+      await sleep(apart);
+      manuals.push(...(await Promise.all([first, clientA.triggerSchedule({ target })])));
+    }
+    expect(await a.stop("SIGKILL")).toBeNull();
+
+    const b = await startChimeProcess(server.url, settings);
+    cleanups.push(() => b.stop("SIGKILL"));
+    const clientB = chimeClient(b.baseUrl);
+    const stored = await clientB.getSchedule({ target });
+    // The killed Chime's lease holds the partition a while: a client retries UNAVAILABLE.
+    let afterRestart: TriggerScheduleResponse | undefined;
+    await until(
+      "the restarted Chime to take the trigger",
+      async () => {
+        afterRestart = await clientB.triggerSchedule({ target }).catch((err: unknown) => {
+          if (ConnectError.from(err).code === Code.Unavailable) return undefined;
+          throw err;
+        });
+        return afterRestart !== undefined;
+      },
+      20_000,
+      250,
+    );
+    await b.stop("SIGKILL");
+    await settle(tasks, server.url);
+
+    const got = tasks.matching(ofSchedule(id));
+    const trace = describeTasks(got).join("\n");
+    expect(got.map((t) => t.headers["Nats-Msg-Id"]).sort(), trace).toEqual(
+      [...manuals, afterRestart].map((m) => m?.messageId).sort(),
+    );
+    expect(repeated(got.map((t) => String(fireSeqOf(t)))), trace).toEqual({});
+    expect(stored.manualFireCount).toBe(15n);
   }, 30_000);
 });
 

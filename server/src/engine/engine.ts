@@ -87,6 +87,8 @@ interface Entry extends Timed {
   state: ProgressState;
   fireCount: number;
   manualFires: number;
+  /** The nominal instant of the latest manual fire this process published. */
+  lastManualAt: Instant | undefined;
   lastFireAt: Instant | undefined;
   progressAt: Instant;
   nextNominal: Instant | undefined;
@@ -297,9 +299,10 @@ export class Engine implements CatalogObserver, PartitionOwner {
     const entry = this.entries.get(id);
     if (entry === undefined) throw new UnknownScheduleError(id);
     const template = await this.templateOf(entry);
-    const firedAt = this.now();
+    const firedAt = manualNominal(entry, this.now());
     if (template === undefined || !this.holds(entry.partition, firedAt))
       throw new UnknownScheduleError(id);
+    entry.lastManualAt = firedAt;
     entry.manualFires++;
     const ack = await this.publish(entry, firedAt, firedAt, FireTrigger.manual, firedAt, template);
     this.checkpoints.add(id);
@@ -797,6 +800,7 @@ export class Engine implements CatalogObserver, PartitionOwner {
       state: progress.state,
       fireCount: progress.fireCount,
       manualFires: progress.manualFires,
+      lastManualAt: carried?.lastManualAt,
       lastFireAt: progress.lastFireAt,
       progressAt: progress.progressAt,
       nextNominal: progress.nextNominal,
@@ -1218,6 +1222,17 @@ export class Engine implements CatalogObserver, PartitionOwner {
     if (this.promotionTimer !== undefined) clearInterval(this.promotionTimer);
     this.promotionTimer = undefined;
   }
+}
+
+/**
+ * The nominal instant of a manual fire asked for at `now`: a millisecond on from any other
+ * fire of the schedule there, whose Nats-Msg-Id it would share (JetStream would drop it as a
+ * copy). Two triggers in one millisecond publish two fires, as two triggers ask.
+ */
+function manualNominal(entry: Entry, now: Instant): Instant {
+  let at = now;
+  while (at === entry.lastManualAt || at === entry.lastFireAt || at === entry.nextNominal) at++;
+  return at;
 }
 
 /** When a recurring schedule that has just fired is due next (its occurrence not queued yet). */
