@@ -95,6 +95,8 @@ export function toConnectError(err: unknown): ConnectError {
 
 function isNatsUnavailable(err: unknown): boolean {
   return (
+    // No stream took the write ("jetstream is not enabled"): gone, or not elected yet.
+    (err instanceof Error && err.cause instanceof natsErrors.NoRespondersError) ||
     err instanceof natsErrors.TimeoutError ||
     err instanceof natsErrors.ConnectionError ||
     err instanceof natsErrors.ClosedConnectionError ||
