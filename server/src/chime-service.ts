@@ -32,6 +32,8 @@ import { createMetrics } from "./http/metrics.js";
 import { replicaStatusRoute } from "./http/replica-status.js";
 import { requestTimeoutInterceptor } from "./http/request-limits.js";
 import { staticFileRoutes } from "./http/static-files.js";
+import { bucketStream } from "./nats/bucket-puts.js";
+import { missingStreams } from "./nats/lost-streams.js";
 import { describeNatsAuth, natsConnectOptions } from "./nats/nats-auth.js";
 import {
   findNatsServerBinary,
@@ -72,10 +74,20 @@ export interface ChimeService {
   readonly natsUrl: string;
   readonly engine: Engine;
   readonly catalog: Catalog;
+  /**
+   * Settles, with why, once the service has stopped of itself: NATS came back without the
+   * streams it keeps its store and fires in. Never settles otherwise.
+   */
+  readonly failure: Promise<Error>;
   /** Stops taking requests, lets fires in flight land, records progress, and disconnects. */
   drain(): Promise<void>;
   /** Stops at once. */
   close(): Promise<void>;
+}
+
+/** NATS no longer has a stream Chime keeps its schedules, leases or fires in. */
+export class StoreLostError extends Error {
+  override readonly name = "StoreLostError";
 }
 
 /** Thrown when the embedded default cannot find NATS: its message is the one line to show. */
@@ -306,11 +318,38 @@ export async function startChime(
       })();
       return stopping;
     };
+    let reportFailure: (err: Error) => void = () => {};
+    const failure = new Promise<Error>((resolve) => {
+      reportFailure = resolve;
+    });
+    // A nats-server that lost its store comes back without Chime's streams. Writes would fail
+    // from then on, and the catalog and the engine hold what the store no longer does: only a
+    // fresh start makes the streams anew and agrees with them again.
+    const stopIfStoreLost = async (): Promise<void> => {
+      const streams = [
+        bucketStream(config.bucket),
+        bucketStream(config.leaseBucket),
+        config.stream,
+      ];
+      const gone = await missingStreams(jsm, streams).catch(() => []);
+      if (gone.length === 0 || stopping !== undefined) return;
+      const err = new StoreLostError(
+        `NATS is back without stream${gone.length > 1 ? "s" : ""} ${gone.join(", ")} (its JetStream store was lost, or removed): stopping, as a restarted Chime makes ${gone.length > 1 ? "them" : "it"} anew`,
+      );
+      log.fatal({ err }, "stopping: the store is gone");
+      await stop(false);
+      reportFailure(err);
+    };
+    onConnectionChange = (connected) => {
+      health.setServing(connected);
+      if (connected) void stopIfStoreLost();
+    };
     return {
       address: listener.address,
       natsUrl: url,
       engine,
       catalog,
+      failure,
       drain: () => stop(true),
       close: () => stop(false),
     };

@@ -48,6 +48,11 @@ async function runServe(raw: RawSettings): Promise<void> {
     log.fatal({ err }, "could not start");
     process.exit(1);
   }
+  // Stopped of itself (its store gone): a supervisor's restart is what brings it back.
+  void service.failure.then(() => {
+    log.flush();
+    process.exit(1);
+  });
   let signals = 0;
   const shutdown = (signal: NodeJS.Signals): void => {
     signals++;

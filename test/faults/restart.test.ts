@@ -1,3 +1,5 @@
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
 import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   type CreatedSchedule,
@@ -498,5 +500,38 @@ describe("NATS restarted under a running Chime", () => {
     expect.soft(tasks.matching(ofSchedule(shot.scheduleId)).length).toBe(1);
     expect.soft(tasks.matching(ofSchedule(late.scheduleId)).length).toBe(1);
     expect.soft(duplicateMessageIds(tasks.tasks), "Nats-Msg-Id delivered twice").toEqual({});
+  }, 45_000);
+});
+
+describe("nats-server back without its JetStream store", () => {
+  it("stops Chime, naming the streams gone; a Chime started then makes them anew", async () => {
+    const server = await nats();
+    const a = await chime(server.url);
+    const before = await chimeClient(a.baseUrl).scheduleByTime({
+      subject: "tasks.store-lost.before",
+      when: { case: "at", value: timestampFromMs(Date.now() + 3_600_000) },
+    });
+
+    await server.down();
+    await rm(join(server.storeDir, "jetstream"), { recursive: true, force: true });
+    await server.up();
+    await until("Chime to stop", () => a.child.exitCode !== null, 15_000);
+    expect(a.child.exitCode, a.output()).toBe(1);
+    expect(a.output()).toMatch(
+      /NATS is back without streams KV_CHIME_SCHEDULES, KV_CHIME_LEASES, CHIME_TASKS \(its JetStream store was lost, or removed\)/,
+    );
+
+    const b = await chime(server.url);
+    expect(await probe(b.baseUrl, "/readyz")).toBe(200);
+    const tasks = await recorder(server.url);
+    const client = chimeClient(b.baseUrl);
+    const after = await client.scheduleByTime({
+      subject: "tasks.store-lost.after",
+      when: { case: "at", value: timestampFromMs(Date.now() + 500) },
+    });
+    await tasks.waitFor(ofSchedule(after.scheduleId), 1, 10_000);
+    const listed = await client.listSchedules({});
+    expect(listed.schedules.map((s) => s.scheduleId)).toEqual([after.scheduleId]);
+    expect(listed.schedules.map((s) => s.scheduleId)).not.toContain(before.scheduleId);
   }, 45_000);
 });

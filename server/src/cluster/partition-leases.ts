@@ -4,7 +4,7 @@ import { type KV, Kvm } from "@nats-io/kv";
 import { Empty, type Msg, type NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "pino";
 import { followBucket } from "../nats/bucket-follower.js";
-import { BucketPuts } from "../nats/bucket-puts.js";
+import { BucketPuts, bucketStream } from "../nats/bucket-puts.js";
 import { storedAtOfReply } from "../nats/stream-follower.js";
 import { isWrongLastSequence } from "../store/store-errors.js";
 import { rendezvousOwner } from "./rendezvous.js";
@@ -308,7 +308,7 @@ export class PartitionLeases {
    */
   private async follow(): Promise<void> {
     const { bucket } = this.options;
-    const stream = `KV_${bucket}`;
+    const stream = bucketStream(bucket);
     let from = 0;
     for (let failures = 0; !this.abort.signal.aborted; failures++) {
       try {

@@ -5,6 +5,11 @@ import { pubAckOf } from "./pub-ack.js";
 
 export const EXPECTED_LAST_SUBJECT_SEQUENCE = "Nats-Expected-Last-Subject-Sequence";
 
+/** The stream that holds a KV bucket. */
+export function bucketStream(bucket: string): string {
+  return `KV_${bucket}`;
+}
+
 /** The subject a KV bucket's key is written on (`>` for every key of the bucket). */
 export function keySubject(bucket: string, key: string): string {
   return `$KV.${bucket}.${key}`;
