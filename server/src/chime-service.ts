@@ -337,7 +337,9 @@ export async function startChime(
         `NATS is back without stream${gone.length > 1 ? "s" : ""} ${gone.join(", ")} (its JetStream store was lost, or removed): stopping, as a restarted Chime makes ${gone.length > 1 ? "them" : "it"} anew`,
       );
       log.fatal({ err }, "stopping: the store is gone");
-      await stop(false);
+      await stop(false).catch((stopErr: unknown) =>
+        log.warn({ err: stopErr }, "error while stopping"),
+      );
       reportFailure(err);
     };
     onConnectionChange = (connected) => {
