@@ -1,10 +1,10 @@
-import { setTimeout as delay } from "node:timers/promises";
 import { type JetStreamManager, jetstream } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import { Empty, type Msg, type NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "pino";
 import { followBucket } from "../nats/bucket-follower.js";
 import { BucketPuts, bucketStream } from "../nats/bucket-puts.js";
+import { followResumed } from "../nats/resumed-follow.js";
 import { storedAtOfReply } from "../nats/stream-follower.js";
 import { isWrongLastSequence } from "../store/store-errors.js";
 import { rendezvousOwner } from "./rendezvous.js";
@@ -309,32 +309,28 @@ export class PartitionLeases {
   private async follow(): Promise<void> {
     const { bucket } = this.options;
     const stream = bucketStream(bucket);
+    const { signal } = this.abort;
     let from = 0;
-    for (let failures = 0; !this.abort.signal.aborted; failures++) {
-      try {
+    await followResumed(
+      signal,
+      async (progressed) => {
         // What was written before the follow began (or resumed) is only as fresh as the
         // server says it is; what comes after is news now.
         const written = (await this.jsm.streams.info(stream)).state.last_seq;
         // A bucket made anew (nats-server lost its store) numbers its writes from 1 again: a
         // resume point past its end would wait, blind, for writes it has already had.
         if (from > written + 1) from = 0;
-        const options = { bucket, stream, fromRevision: from, signal: this.abort.signal };
+        const options = { bucket, stream, fromRevision: from, signal };
         await followBucket(this.nc, this.jsm, options, (key, msg, deleted, revision) => {
           from = revision + 1;
-          failures = 0;
+          progressed();
           const now = this.now();
           const seenAt = revision > written ? now : Math.min(now, storedAtOfReply(msg.reply ?? ""));
           this.noteWrite(key, deleted ? null : msg, revision, seenAt);
         });
-        return;
-      } catch (err) {
-        if (this.abort.signal.aborted) return;
-        this.log.warn({ err, failures: failures + 1 }, "the lease watch failed; resuming");
-        await delay(Math.min(100 * 2 ** failures, 2_000), undefined, {
-          signal: this.abort.signal,
-        }).catch(() => undefined);
-      }
-    }
+      },
+      (err, failures) => this.log.warn({ err, failures }, "the lease watch failed; resuming"),
+    );
   }
 
   /** A membership or lease written (`msg`) or deleted (null), as the follow hands it over. */

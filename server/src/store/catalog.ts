@@ -1,6 +1,7 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { type Schedule, ScheduleSchema } from "@chime/sdk";
 import type { Logger } from "pino";
+import { followResumed } from "../nats/resumed-follow.js";
 import { NamespaceCounts } from "./namespace-counts.js";
 import { farAheadOutline } from "./schedule-outline.js";
 import type { ScheduleStore, StoreChange } from "./schedule-store.js";
@@ -239,27 +240,23 @@ export class Catalog {
     return this.sortedIds.after(afterId);
   }
 
-  private async follow(): Promise<void> {
-    for (let failures = 0; ; failures++) {
-      try {
-        // After a failure, on from the change after the last one applied: nothing is missed
-        // and nothing applied twice (a large store's first replay can outlast a request
-        // timeout of the client's push consumer on a busy machine).
-        const from = this.applied > 0 ? this.applied + 1 : 0;
-        await this.store.follow(this.abort.signal, from, (change) => {
+  private follow(): Promise<void> {
+    return followResumed(
+      this.abort.signal,
+      // After a failure, on from the change after the last one applied: nothing is missed and
+      // nothing applied twice (a large store's first replay can outlast a request timeout of
+      // the client's push consumer on a busy machine).
+      (progressed) =>
+        this.store.follow(this.abort.signal, this.applied > 0 ? this.applied + 1 : 0, (change) => {
           this.apply(change);
-          failures = 0;
-        });
-        return;
-      } catch (err) {
-        if (this.abort.signal.aborted) return;
+          progressed();
+        }),
+      (err, failures) =>
         this.log.warn(
-          { err, revision: this.applied, failures: failures + 1 },
+          { err, revision: this.applied, failures },
           "the store watch failed; resuming after the last change applied",
-        );
-        await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** failures, 2_000)));
-      }
-    }
+        ),
+    );
   }
 
   private apply(change: StoreChange): void {
