@@ -41,6 +41,7 @@ import {
   type NatsServerProcess,
   startNatsServer,
 } from "./nats/nats-server-process.js";
+import { noStreamTook } from "./nats/pub-ack.js";
 import {
   encodeBatchScheduleResponse,
   encodeCreatedSchedule,
@@ -67,6 +68,7 @@ const replyEncoders: ReplyEncoder[] = [
   replyEncoder(BatchScheduleResponseSchema, encodeBatchScheduleResponse),
 ];
 const RECENT_FIRES_MAX_SCANNED = 20_000;
+const STORE_LOOK_INTERVAL_MS = 1_000;
 
 /** A running Chime. */
 export interface ChimeService {
@@ -75,8 +77,8 @@ export interface ChimeService {
   readonly engine: Engine;
   readonly catalog: Catalog;
   /**
-   * Settles, with why, once the service has stopped of itself: NATS came back without the
-   * streams it keeps its store and fires in. Never settles otherwise.
+   * Settles, with why, once the service has stopped of itself: NATS no longer has a stream it
+   * keeps its store or fires in. Never settles otherwise.
    */
   readonly failure: Promise<Error>;
   /** Stops taking requests, lets fires in flight land, records progress, and disconnects. */
@@ -142,7 +144,9 @@ export async function startChime(
       replicas: 1,
       timeoutMs: config.natsTimeoutMs,
     });
-    const catalog = new Catalog(store, log, config.coldHorizonMs);
+    // A failed watch or a fire that no stream took may mean a stream is gone: looked into below.
+    let storeTrouble: () => void = () => {};
+    const catalog = new Catalog(store, log, config.coldHorizonMs, () => storeTrouble());
     await catalog.start();
     cleanups.unshift(() => catalog.close());
 
@@ -150,7 +154,12 @@ export async function startChime(
       nc,
       { window: config.publishWindow, ackTimeoutMs: config.natsTimeoutMs, maxRetryDelayMs: 2_000 },
       log,
-      metrics.publisherHooks,
+      {
+        publishFailed: (err, willRetry) => {
+          metrics.publisherHooks.publishFailed(err, willRetry);
+          if (noStreamTook(err)) storeTrouble();
+        },
+      },
     );
     const engine = new Engine(
       catalog,
@@ -194,6 +203,7 @@ export async function startChime(
         renewIntervalMs: Math.max(100, Math.floor(config.leaseTtlMs / 4)),
         marginMs: Math.floor(config.leaseTtlMs / 5),
         timeoutMs: config.natsTimeoutMs,
+        watchFailed: () => storeTrouble(),
       },
       engine,
       log,
@@ -322,9 +332,11 @@ export async function startChime(
     const failure = new Promise<Error>((resolve) => {
       reportFailure = resolve;
     });
-    // A nats-server that lost its store comes back without Chime's streams. Writes would fail
-    // from then on, and the catalog and the engine hold what the store no longer does: only a
-    // fresh start makes the streams anew and agrees with them again.
+    // A nats-server that lost its store comes back without Chime's streams, and a stream may be
+    // removed under a running Chime. Writes would fail from then on, and the catalog and the
+    // engine hold what the store no longer does: only a fresh start makes the streams anew and
+    // agrees with them again.
+    let storeLost = false;
     const stopIfStoreLost = async (): Promise<void> => {
       const streams = [
         bucketStream(config.bucket),
@@ -332,15 +344,23 @@ export async function startChime(
         config.stream,
       ];
       const gone = await missingStreams(jsm, streams).catch(() => []);
-      if (gone.length === 0 || stopping !== undefined) return;
+      if (gone.length === 0 || storeLost || stopping !== undefined) return;
+      storeLost = true;
       const err = new StoreLostError(
-        `NATS is back without stream${gone.length > 1 ? "s" : ""} ${gone.join(", ")} (its JetStream store was lost, or removed): stopping, as a restarted Chime makes ${gone.length > 1 ? "them" : "it"} anew`,
+        `NATS no longer has stream${gone.length > 1 ? "s" : ""} ${gone.join(", ")} (its JetStream store was lost, or removed): stopping, as a restarted Chime makes ${gone.length > 1 ? "them" : "it"} anew`,
       );
       log.fatal({ err }, "stopping: the store is gone");
       await stop(false).catch((stopErr: unknown) =>
         log.warn({ err: stopErr }, "error while stopping"),
       );
       reportFailure(err);
+    };
+    // Failures come in runs (every fire due, every retry of the watch): one look a second.
+    let lookedAt = Number.NEGATIVE_INFINITY;
+    storeTrouble = () => {
+      if (Date.now() - lookedAt < STORE_LOOK_INTERVAL_MS) return;
+      lookedAt = Date.now();
+      void stopIfStoreLost();
     };
     onConnectionChange = (connected) => {
       health.setServing(connected);

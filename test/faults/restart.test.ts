@@ -8,6 +8,8 @@ import {
   type TriggerScheduleResponse,
 } from "@chime/sdk";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { afterEach, describe, expect, it } from "vitest";
 import { type ChimeProcess, startChimeProcess } from "../harness/chime.js";
 import {
@@ -503,7 +505,7 @@ describe("NATS restarted under a running Chime", () => {
   }, 45_000);
 });
 
-describe("nats-server back without its JetStream store", () => {
+describe("a stream of Chime's gone from NATS", () => {
   it("stops Chime, naming the streams gone; a Chime started then makes them anew", async () => {
     const server = await nats();
     const a = await chime(server.url);
@@ -518,7 +520,7 @@ describe("nats-server back without its JetStream store", () => {
     await until("Chime to stop", () => a.child.exitCode !== null, 15_000);
     expect(a.child.exitCode, a.output()).toBe(1);
     expect(a.output()).toMatch(
-      /NATS is back without streams KV_CHIME_SCHEDULES, KV_CHIME_LEASES, CHIME_TASKS \(its JetStream store was lost, or removed\)/,
+      /NATS no longer has streams KV_CHIME_SCHEDULES, KV_CHIME_LEASES, CHIME_TASKS \(its JetStream store was lost, or removed\)/,
     );
 
     const b = await chime(server.url);
@@ -534,4 +536,42 @@ describe("nats-server back without its JetStream store", () => {
     expect(listed.schedules.map((s) => s.scheduleId)).toEqual([after.scheduleId]);
     expect(listed.schedules.map((s) => s.scheduleId)).not.toContain(before.scheduleId);
   }, 45_000);
+
+  it("stops Chime when its task stream is removed under it, at the first fire no stream takes", async () => {
+    const server = await nats();
+    const a = await chime(server.url);
+    const tasks = await recorder(server.url);
+    const every = await interval(chimeClient(a.baseUrl), "stream-removed", MisfirePolicy.FIRE_ALL);
+    await tasks.waitFor(ofSchedule(every.scheduleId), 1, 5_000);
+    await removeStream(server.url, "CHIME_TASKS");
+    await expectStoppedNaming(a, "CHIME_TASKS", 15_000);
+  }, 30_000);
+
+  it("stops Chime when its schedule bucket is removed under it, once the watch fails", async () => {
+    const server = await nats();
+    const a = await chime(server.url);
+    await removeStream(server.url, "KV_CHIME_SCHEDULES");
+    // The watch notices when its heartbeats stop (10 s).
+    await expectStoppedNaming(a, "KV_CHIME_SCHEDULES", 25_000);
+  }, 40_000);
 });
+
+async function removeStream(natsUrl: string, stream: string): Promise<void> {
+  const nc = await connect({ servers: natsUrl });
+  try {
+    await (await jetstreamManager(nc)).streams.delete(stream);
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Waits for a Chime process to stop of itself, saying that `stream` is gone. */
+async function expectStoppedNaming(
+  chimeProcess: ChimeProcess,
+  stream: string,
+  timeoutMs: number,
+): Promise<void> {
+  await until("Chime to stop", () => chimeProcess.child.exitCode !== null, timeoutMs);
+  expect(chimeProcess.child.exitCode, chimeProcess.output()).toBe(1);
+  expect(chimeProcess.output()).toContain(`NATS no longer has stream ${stream} (`);
+}

@@ -2,6 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { BadRequestSchema } from "@chime/sdk";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { errors as natsErrors } from "@nats-io/nats-core";
+import { noStreamTook } from "../nats/pub-ack.js";
 import { SpecError } from "../spec/index.js";
 import { RevisionConflictError } from "../store/store-errors.js";
 
@@ -95,8 +96,8 @@ export function toConnectError(err: unknown): ConnectError {
 
 function isNatsUnavailable(err: unknown): boolean {
   return (
-    // No stream took the write ("jetstream is not enabled"): gone, or not elected yet.
-    (err instanceof Error && err.cause instanceof natsErrors.NoRespondersError) ||
+    // No stream took the write: gone, or its leader not elected yet.
+    noStreamTook(err) ||
     err instanceof natsErrors.TimeoutError ||
     err instanceof natsErrors.ConnectionError ||
     err instanceof natsErrors.ClosedConnectionError ||

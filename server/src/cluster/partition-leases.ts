@@ -25,6 +25,8 @@ export interface LeaseOptions {
    */
   readonly marginMs: number;
   readonly timeoutMs: number;
+  /** Told of each failure of the watch of leases and members, before it is resumed. */
+  readonly watchFailed?: (err: unknown) => void;
 }
 
 /** What the owner of partitions does as leases come and go (the engine). */
@@ -329,7 +331,10 @@ export class PartitionLeases {
           this.noteWrite(key, deleted ? null : msg, revision, seenAt);
         });
       },
-      (err, failures) => this.log.warn({ err, failures }, "the lease watch failed; resuming"),
+      (err, failures) => {
+        this.log.warn({ err, failures }, "the lease watch failed; resuming");
+        this.options.watchFailed?.(err);
+      },
     );
   }
 

@@ -16,6 +16,11 @@ interface AckBody {
   error?: ApiError;
 }
 
+/** Whether a publish failed because no stream took its subject ("jetstream is not enabled"). */
+export function noStreamTook(err: unknown): boolean {
+  return err instanceof Error && err.cause instanceof NoRespondersError;
+}
+
 /**
  * JetStream's answer to a publish, read as its own client reads it: the ack, or the error its
  * client would throw (a JetStreamApiError when the stream refuses, a lost compare-and-set

@@ -144,6 +144,8 @@ export class Catalog {
     private readonly store: ScheduleStore,
     private readonly log: Logger,
     private readonly shedBeyondMs = Number.POSITIVE_INFINITY,
+    /** Told of each failure of the store watch, before it is resumed. */
+    private readonly watchFailed: (err: unknown) => void = () => {},
   ) {}
 
   observe(observer: CatalogObserver): void {
@@ -251,11 +253,13 @@ export class Catalog {
           this.apply(change);
           progressed();
         }),
-      (err, failures) =>
+      (err, failures) => {
         this.log.warn(
           { err, revision: this.applied, failures },
           "the store watch failed; resuming after the last change applied",
-        ),
+        );
+        this.watchFailed(err);
+      },
     );
   }
 
