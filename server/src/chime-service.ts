@@ -355,12 +355,17 @@ export async function startChime(
       );
       reportFailure(err);
     };
-    // Failures come in runs (every fire due, every retry of the watch): one look a second.
+    // Failures come in runs (every fire due, every retry of the watch): one look at a time, and
+    // at most one a second (with NATS away, each waits out its requests' timeout).
     let lookedAt = Number.NEGATIVE_INFINITY;
+    let looking = false;
     storeTrouble = () => {
-      if (Date.now() - lookedAt < STORE_LOOK_INTERVAL_MS) return;
+      if (looking || Date.now() - lookedAt < STORE_LOOK_INTERVAL_MS) return;
+      looking = true;
       lookedAt = Date.now();
-      void stopIfStoreLost();
+      void stopIfStoreLost().finally(() => {
+        looking = false;
+      });
     };
     onConnectionChange = (connected) => {
       health.setServing(connected);
