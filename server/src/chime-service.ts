@@ -144,7 +144,8 @@ export async function startChime(
       replicas: 1,
       timeoutMs: config.natsTimeoutMs,
     });
-    // A failed watch or a fire that no stream took may mean a stream is gone: looked into below.
+    // A failed watch, or a fire or write that no stream took, may mean a stream is gone: looked
+    // into below.
     let storeTrouble: () => void = () => {};
     const catalog = new Catalog(store, log, config.coldHorizonMs, () => storeTrouble());
     await catalog.start();
@@ -250,6 +251,7 @@ export async function startChime(
       }),
       log,
       maxSchedulesPerNamespace: config.tenantLimits.maxSchedulesPerNamespace,
+      noStream: () => storeTrouble(),
     });
     const impl = api.service();
     metrics.observe({

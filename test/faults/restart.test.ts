@@ -554,6 +554,25 @@ describe("a stream of Chime's gone from NATS", () => {
     // The watch notices when its heartbeats stop (10 s).
     await expectStoppedNaming(a, "KV_CHIME_SCHEDULES", 25_000);
   }, 40_000);
+
+  it("stops Chime at the first write to a removed schedule bucket, before its watch fails", async () => {
+    const server = await nats();
+    const a = await chime(server.url);
+    await removeStream(server.url, "KV_CHIME_SCHEDULES");
+    const write = await chimeClient(a.baseUrl)
+      .scheduleByTime({
+        subject: "tasks.store-lost.write",
+        when: { case: "at", value: timestampFromMs(Date.now() + 60_000) },
+      })
+      .then(
+        () => "created",
+        (err: unknown) => Code[ConnectError.from(err).code],
+      );
+    expect(write).toBe("Unavailable");
+    await expectStoppedNaming(a, "KV_CHIME_SCHEDULES", 25_000);
+    // Stopped by the write's answer: the watch had not failed yet.
+    expect(a.output()).not.toContain("the store watch failed");
+  }, 40_000);
 });
 
 async function removeStream(natsUrl: string, stream: string): Promise<void> {

@@ -23,11 +23,12 @@ import {
   type UnscheduleResponse,
   UnscheduleResponseSchema,
 } from "@chime/sdk";
-import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import type { ConnectError, HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { type Engine, type ManualFire, UnknownScheduleError } from "../engine/engine.js";
 import { deriveProgress, type Progress, ProgressState, type Standing } from "../engine/progress.js";
 import { planOf } from "../engine/schedule-plan.js";
+import { noStreamTook } from "../nats/pub-ack.js";
 import { msOf, timestampAt, timestampOf } from "../proto-time.js";
 import type { Catalog, CatalogRecord } from "../store/catalog.js";
 import { namespaceOfEncoded } from "../store/namespace-counts.js";
@@ -75,6 +76,8 @@ export interface SchedulerApiDeps {
   readonly now?: () => number;
   /** The most schedules one namespace may hold (--max-schedules-per-namespace); 0: no limit. */
   readonly maxSchedulesPerNamespace?: number;
+  /** Told when a write found no stream to take it: a stream may be gone. Default: nothing. */
+  readonly noStream?: () => void;
 }
 
 type Target =
@@ -131,7 +134,7 @@ export class SchedulerApi {
           // The auth interceptor fixed who the call acts as and which namespace it sees.
           return await method.call(this, req, accessOf(context.values));
         } catch (err) {
-          throw toConnectError(err);
+          throw this.answerTo(err);
         }
       };
     return {
@@ -152,6 +155,12 @@ export class SchedulerApi {
       triggerSchedule: guard((req, access) => this.trigger(req.target, access)),
       batchSchedule: guard((req, access) => this.batchSchedule(req, access)),
     };
+  }
+
+  /** What a client is told of `err`; a write that no stream took is passed on too. */
+  private answerTo(err: unknown): ConnectError {
+    if (noStreamTook(err)) this.deps.noStream?.();
+    return toConnectError(err);
   }
 
   /** One clock reading per request: validation and the stored times agree to the ms. */
@@ -190,7 +199,7 @@ export class SchedulerApi {
     const byName = new Map<string, Promise<unknown>>();
     let newest = 0;
     const refuse = (i: number, err: unknown): void => {
-      const e = toConnectError(err);
+      const e = this.answerTo(err);
       const message =
         err instanceof InvalidFieldError
           ? `items[${i}].${err.field}: ${err.rule}`
