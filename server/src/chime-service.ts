@@ -33,7 +33,7 @@ import { replicaStatusRoute } from "./http/replica-status.js";
 import { requestTimeoutInterceptor } from "./http/request-limits.js";
 import { staticFileRoutes } from "./http/static-files.js";
 import { bucketStream } from "./nats/bucket-puts.js";
-import { missingStreams } from "./nats/lost-streams.js";
+import { LostStreamWatch } from "./nats/lost-streams.js";
 import { describeNatsAuth, natsConnectOptions } from "./nats/nats-auth.js";
 import {
   findNatsServerBinary,
@@ -68,7 +68,6 @@ const replyEncoders: ReplyEncoder[] = [
   replyEncoder(BatchScheduleResponseSchema, encodeBatchScheduleResponse),
 ];
 const RECENT_FIRES_MAX_SCANNED = 20_000;
-const STORE_LOOK_INTERVAL_MS = 1_000;
 
 /** A running Chime. */
 export interface ChimeService {
@@ -144,10 +143,13 @@ export async function startChime(
       replicas: 1,
       timeoutMs: config.natsTimeoutMs,
     });
-    // A failed watch, or a fire or write that no stream took, may mean a stream is gone: looked
-    // into below.
-    let storeTrouble: () => void = () => {};
-    const catalog = new Catalog(store, log, config.coldHorizonMs, () => storeTrouble());
+    // A failed watch, or a fire or write that no stream took, may mean a stream is gone.
+    const lostStreams = new LostStreamWatch(jsm, [
+      bucketStream(config.bucket),
+      bucketStream(config.leaseBucket),
+      config.stream,
+    ]);
+    const catalog = new Catalog(store, log, config.coldHorizonMs, () => lostStreams.suspect());
     await catalog.start();
     cleanups.unshift(() => catalog.close());
 
@@ -158,7 +160,7 @@ export async function startChime(
       {
         publishFailed: (err, willRetry) => {
           metrics.publisherHooks.publishFailed(err, willRetry);
-          if (noStreamTook(err)) storeTrouble();
+          if (noStreamTook(err)) lostStreams.suspect();
         },
       },
     );
@@ -204,7 +206,7 @@ export async function startChime(
         renewIntervalMs: Math.max(100, Math.floor(config.leaseTtlMs / 4)),
         marginMs: Math.floor(config.leaseTtlMs / 5),
         timeoutMs: config.natsTimeoutMs,
-        watchFailed: () => storeTrouble(),
+        watchFailed: () => lostStreams.suspect(),
       },
       engine,
       log,
@@ -251,7 +253,7 @@ export async function startChime(
       }),
       log,
       maxSchedulesPerNamespace: config.tenantLimits.maxSchedulesPerNamespace,
-      noStream: () => storeTrouble(),
+      noStream: () => lostStreams.suspect(),
     });
     const impl = api.service();
     metrics.observe({
@@ -338,40 +340,19 @@ export async function startChime(
     // removed under a running Chime. Writes would fail from then on, and the catalog and the
     // engine hold what the store no longer does: only a fresh start makes the streams anew and
     // agrees with them again.
-    let storeLost = false;
-    const stopIfStoreLost = async (): Promise<void> => {
-      const streams = [
-        bucketStream(config.bucket),
-        bucketStream(config.leaseBucket),
-        config.stream,
-      ];
-      const gone = await missingStreams(jsm, streams).catch(() => []);
-      if (gone.length === 0 || storeLost || stopping !== undefined) return;
-      storeLost = true;
+    lostStreams.arm((gone) => {
+      if (stopping !== undefined) return;
       const err = new StoreLostError(
         `NATS no longer has stream${gone.length > 1 ? "s" : ""} ${gone.join(", ")} (its JetStream store was lost, or removed): stopping, as a restarted Chime makes ${gone.length > 1 ? "them" : "it"} anew`,
       );
       log.fatal({ err }, "stopping: the store is gone");
-      await stop(false).catch((stopErr: unknown) =>
-        log.warn({ err: stopErr }, "error while stopping"),
-      );
-      reportFailure(err);
-    };
-    // Failures come in runs (every fire due, every retry of the watch): one look at a time, and
-    // at most one a second (with NATS away, each waits out its requests' timeout).
-    let lookedAt = Number.NEGATIVE_INFINITY;
-    let looking = false;
-    storeTrouble = () => {
-      if (looking || Date.now() - lookedAt < STORE_LOOK_INTERVAL_MS) return;
-      looking = true;
-      lookedAt = Date.now();
-      void stopIfStoreLost().finally(() => {
-        looking = false;
-      });
-    };
+      void stop(false)
+        .catch((stopErr: unknown) => log.warn({ err: stopErr }, "error while stopping"))
+        .then(() => reportFailure(err));
+    });
     onConnectionChange = (connected) => {
       health.setServing(connected);
-      if (connected) void stopIfStoreLost();
+      if (connected) void lostStreams.look();
     };
     return {
       address: listener.address,
