@@ -140,6 +140,7 @@ function scheduleFields(w: BinaryWriter, s: Schedule): void {
   message(w, 50, s.progressAt, timestamp);
   message(w, 51, s.definedAt, timestamp);
   uint64Field(w, 52, s.manualFireCount);
+  for (const fire of s.pendingManualFires) message(w, 53, fire, fireRecord);
   string(w, 60, s.namespace);
   for (const fire of s.recentFires) message(w, 70, fire, fireRecord);
 }

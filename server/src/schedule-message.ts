@@ -29,6 +29,7 @@ export function newSchedule(): Schedule {
     partition: 0,
     owner: "",
     manualFireCount: 0n,
+    pendingManualFires: [],
     namespace: "",
     recentFires: [],
   };

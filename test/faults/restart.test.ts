@@ -11,7 +11,8 @@ import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { afterEach, describe, expect, it } from "vitest";
-import { type ChimeProcess, startChimeProcess } from "../harness/chime.js";
+import { type ChimeProcess, startChimeProcess, startTestChime } from "../harness/chime.js";
+import { startCutProxy } from "../harness/cut-proxy.js";
 import {
   anchorOf,
   chimeClient,
@@ -439,6 +440,73 @@ describe("a Chime process killed right after a TriggerSchedule answered", () => 
     );
     expect(repeated(got.map((t) => String(fireSeqOf(t)))), trace).toEqual({});
     expect(stored.manualFireCount).toBe(15n);
+  }, 30_000);
+});
+
+describe("a Chime cut off from NATS in the midst of a manual fire", () => {
+  /**
+   * Triggers a recurring schedule on a Chime reaching NATS through a relay that is cut at
+   * `when`, as if its process died there, then lets a second Chime take the partition over.
+   */
+  async function triggerCutOff(name: string, when: "before its publish" | "after its ack") {
+    const server = await nats();
+    const proxy = await startCutProxy(server.port);
+    cleanups.push(() => proxy.close());
+    // A short lease, so that the second Chime takes the partition soon after the first is gone.
+    const settings = { ...SETTINGS, checkpointInterval: "30s", leaseTtl: "1s" };
+    const a = await startTestChime(proxy.url, settings, {
+      fired: (report) => {
+        // Before the engine takes its next step, as if the process died with the ack.
+        if (report.trigger === "manual" && when === "after its ack") proxy.cut();
+      },
+    });
+    cleanups.push(() => a.service.close());
+    const tasks = await recorder(server.url);
+    const created = await interval(a.client, name, MisfirePolicy.FIRE_ALL);
+    const id = created.scheduleId;
+    const target = { case: "scheduleId", value: id } as const;
+    await tasks.waitFor(ofSchedule(id), 2, 10_000);
+    if (when === "before its publish") {
+      proxy.cutBefore((sent) => sent.includes("Chime-Trigger: manual"));
+    }
+    const asked = a.client.triggerSchedule({ target }).catch(() => undefined);
+    await until("the cut", () => proxy.isCut, 5_000, 5);
+    await a.service.close();
+    await asked;
+
+    const takeover = Date.now();
+    const b = await startTestChime(server.url, settings);
+    cleanups.push(() => b.stop());
+    const restarted = Date.now();
+    await tasks.waitFor((t) => ofSchedule(id)(t) && nominalOf(t) > restarted, 2, 15_000);
+    const stored = await b.client.getSchedule({ target });
+    await b.stop();
+    await settle(tasks, server.url);
+
+    const got = tasks.matching(ofSchedule(id));
+    const trace = describeTasks(got, anchorOf(created)).join("\n");
+    expect(
+      got.filter((t) => triggerOf(t) === "manual"),
+      trace,
+    ).toHaveLength(1);
+    expect(repeated(got.map((t) => String(fireSeqOf(t)))), trace).toEqual({});
+    expectFireSeqContinues(got, trace);
+    expect(stored.manualFireCount).toBe(1n);
+    expect(stored.pendingManualFires).toEqual([]);
+    return { got, takeover };
+  }
+
+  it("stored but not recorded: another Chime gives its Chime-Fire-Seq to no other fire", async () => {
+    const { got, takeover } = await triggerCutOff("manual-stored", "after its ack");
+    const manual = got.find((t) => triggerOf(t) === "manual");
+    expect(Date.parse(manual?.headers["Chime-Fired-At"] ?? "")).toBeLessThan(takeover);
+  }, 30_000);
+
+  it("recorded but never sent: another Chime publishes it, once, as the same fire", async () => {
+    const { got, takeover } = await triggerCutOff("manual-unsent", "before its publish");
+    const manual = got.find((t) => triggerOf(t) === "manual");
+    expect(Date.parse(manual?.headers["Chime-Fired-At"] ?? "")).toBeGreaterThanOrEqual(takeover);
+    expect(nominalOf(manual as RecordedTask)).toBeLessThan(takeover);
   }, 30_000);
 });
 

@@ -451,6 +451,8 @@ export class SchedulerApi {
     schedule.fireCount = BigInt(progress.fireCount);
     schedule.manualFireCount = BigInt(progress.manualFires);
     schedule.lastFireAt = timestampOf(progress.lastFireAt);
+    // Counted in fire_count already: dropped, a crash before they land would leave them unsent.
+    schedule.pendingManualFires = old.pendingManualFires;
     stampDefinition(schedule, now);
     try {
       return await this.deps.store.update(schedule, existing.revision);

@@ -1,4 +1,5 @@
-import type { Schedule, ScheduleState } from "@chime/sdk";
+import { create } from "@bufbuild/protobuf";
+import { type FireRecord, FireRecordSchema, type Schedule, type ScheduleState } from "@chime/sdk";
 import type { PubAck } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import type { PartitionOwner } from "../cluster/partition-leases.js";
@@ -64,6 +65,12 @@ export interface ManualFire {
   readonly streamSequence: number;
 }
 
+/** A manual fire recorded before it was published, with what it was published as. */
+interface PendingManual {
+  readonly at: Instant;
+  readonly seq: number;
+}
+
 /**
  * A schedule as the engine holds it: its timetable and progress, not its definition (the
  * catalog keeps that encoded; what a fire publishes is read from there when it fires).
@@ -89,6 +96,8 @@ interface Entry extends Timed {
   manualFires: number;
   /** The nominal instant of the latest manual fire this process published. */
   lastManualAt: Instant | undefined;
+  /** Manual fires recorded and not yet known to be stored (see `trigger`); often undefined. */
+  pendingManuals: PendingManual[] | undefined;
   lastFireAt: Instant | undefined;
   progressAt: Instant;
   nextNominal: Instant | undefined;
@@ -304,10 +313,27 @@ export class Engine implements CatalogObserver, PartitionOwner {
       throw new UnknownScheduleError(id);
     entry.lastManualAt = firedAt;
     entry.manualFires++;
-    const ack = await this.publish(entry, firedAt, firedAt, FireTrigger.manual, firedAt, template);
+    const fire: PendingManual = { at: firedAt, seq: this.count(entry, firedAt) };
+    entry.pendingManuals ??= [];
+    entry.pendingManuals.push(fire);
+    // Recorded before it is published: a Chime killed after the publish and before a record
+    // gave its Chime-Fire-Seq to the next fire once restarted. Whoever fires the partition next
+    // publishes a recorded fire again (`republishManuals`); JetStream drops it if it landed.
     this.checkpoints.add(id);
-    // Recorded before the reply rather than at the next flush: a Chime killed in between
-    // counted this fire again once restarted, and gave its Chime-Fire-Seq to the next fire.
+    await this.flushQueued();
+    const ack = await this.publishCounted(
+      entry,
+      firedAt,
+      firedAt,
+      FireTrigger.manual,
+      firedAt,
+      fire.seq,
+      template,
+    );
+    settleManual(entry, fire);
+    // Cleared before the reply: left pending, it would be published again after a restart
+    // that came later than the task stream's duplicate window.
+    this.checkpoints.add(id);
     await this.flushQueued();
     return {
       firedAt,
@@ -704,6 +730,8 @@ export class Engine implements CatalogObserver, PartitionOwner {
       // counted since is at least as far along as the record.
       existing.revision = record.revision;
       existing.template = undefined;
+      // Written from a record read before the engine published one of them, say.
+      if (!samePendingManuals(existing, schedule)) this.checkpoints.add(id);
       return;
     }
     if (existing !== undefined) this.queue.delete(existing);
@@ -801,6 +829,8 @@ export class Engine implements CatalogObserver, PartitionOwner {
       fireCount: progress.fireCount,
       manualFires: progress.manualFires,
       lastManualAt: carried?.lastManualAt,
+      // The engine's own list for the same definition: it may have published some since.
+      pendingManuals: carried === undefined ? pendingManualsOf(schedule) : carried.pendingManuals,
       lastFireAt: progress.lastFireAt,
       progressAt: progress.progressAt,
       nextNominal: progress.nextNominal,
@@ -813,7 +843,10 @@ export class Engine implements CatalogObserver, PartitionOwner {
       entry.lastFireAt = carried.lastFireAt;
       this.checkpoints.add(entry.id);
     }
+    if (carried !== undefined && !samePendingManuals(entry, schedule))
+      this.checkpoints.add(entry.id);
     this.entries.set(entry);
+    if (carried === undefined) this.republishManuals(entry);
     if (progress.nextDue !== undefined) this.queue.set(entry, progress.nextDue);
     // Due soon (a burst being set up, say): what it publishes is ready before it fires, rather
     // than decoded from the catalog then, in the hot loop. A shed record's is read back now.
@@ -821,6 +854,29 @@ export class Engine implements CatalogObserver, PartitionOwner {
     if (!record.complete) this.readTemplate(entry);
     else if (progress.nextDue - this.now() < HOT_HORIZON_MS)
       entry.template = ownTemplate(fireTemplateOf(record.outline));
+  }
+
+  /**
+   * Publishes again the manual fires the schedule's record says were recorded and perhaps not
+   * published (a Chime stopped in between): as the same Chime-Fire-Seq and Nats-Msg-Id, which
+   * JetStream drops if the first copy landed.
+   */
+  private republishManuals(entry: Entry): void {
+    for (const fire of [...(entry.pendingManuals ?? [])]) {
+      const now = this.now();
+      const template = this.templateOf(entry);
+      if (template === undefined || !this.holds(entry.partition, now)) return;
+      this.publishCounted(entry, fire.at, now, FireTrigger.manual, now, fire.seq, template).then(
+        () => {
+          settleManual(entry, fire);
+          // Cleared at once rather than at the next flush, as `trigger` does.
+          this.checkpoints.add(entry.id);
+          void this.flushQueued();
+        },
+        // Stopped, or the schedule is gone: the record keeps it for whoever fires it next.
+        () => undefined,
+      );
+    }
   }
 
   /** Reads a shed schedule's template back into its entry, ahead of its fire. */
@@ -1043,14 +1099,31 @@ export class Engine implements CatalogObserver, PartitionOwner {
     due: Instant,
     trigger: FireTrigger,
     firedAt: Instant,
-    ready?: FireTemplate,
   ): Promise<PubAck> {
-    const template = ready ?? this.templateOf(entry);
+    const template = this.templateOf(entry);
     // Gone from the catalog: deleted, and the engine is told of it at once.
     if (template === undefined) return Promise.reject(new UnknownScheduleError(entry.id));
+    const seq = this.count(entry, nominal);
+    return this.publishCounted(entry, nominal, due, trigger, firedAt, seq, template);
+  }
+
+  /** Counts a fire of the schedule at `nominal`; returns its Chime-Fire-Seq. */
+  private count(entry: Entry, nominal: Instant): number {
     entry.fireCount++;
     entry.lastFireAt = nominal;
-    const seq = entry.fireCount;
+    return entry.fireCount;
+  }
+
+  /** Publishes a fire counted already, as `seq`. */
+  private publishCounted(
+    entry: Entry,
+    nominal: Instant,
+    due: Instant,
+    trigger: FireTrigger,
+    firedAt: Instant,
+    seq: number,
+    template: FireTemplate | Promise<FireTemplate | undefined>,
+  ): Promise<PubAck> {
     const flight: InFlight = { due, queueIndex: -1, partition: entry.partition };
     this.inFlight.set(flight, due);
     this.inFlightByPartition.set(
@@ -1202,6 +1275,9 @@ export class Engine implements CatalogObserver, PartitionOwner {
       schedule.manualFireCount = BigInt(entry.manualFires);
       schedule.lastFireAt = timestampOf(entry.lastFireAt);
       schedule.progressAt = timestampOf(entry.progressAt);
+      schedule.pendingManualFires = (entry.pendingManuals ?? []).map((fire) =>
+        pendingFireRecord(entry.id, fire),
+      );
       const written = await this.store.update(schedule, entry.revision);
       // The next checkpoint expects this revision, which the catalog may not have applied by
       // then: expecting the one before, it would be refused as if a newer definition had come.
@@ -1233,6 +1309,42 @@ function manualNominal(entry: Entry, now: Instant): Instant {
   let at = now;
   while (at === entry.lastManualAt || at === entry.lastFireAt || at === entry.nextNominal) at++;
   return at;
+}
+
+/** A manual fire is stored: it is no longer the schedule's to publish again. */
+function settleManual(entry: Entry, fire: PendingManual): void {
+  const pending = entry.pendingManuals;
+  const index = pending?.indexOf(fire) ?? -1;
+  if (index >= 0) pending?.splice(index, 1);
+}
+
+function pendingFireRecord(scheduleId: string, fire: PendingManual): FireRecord {
+  return create(FireRecordSchema, {
+    scheduledAt: timestampOf(fire.at),
+    trigger: FireTrigger.manual,
+    fireSeq: BigInt(fire.seq),
+    messageId: fireMessageId(scheduleId, fire.at),
+  });
+}
+
+/** The manual fires a stored record says are still to be published. */
+function pendingManualsOf(schedule: Schedule): PendingManual[] | undefined {
+  const pending: PendingManual[] = [];
+  for (const fire of schedule.pendingManualFires) {
+    const at = msOf(fire.scheduledAt);
+    if (at !== undefined) pending.push({ at, seq: Number(fire.fireSeq) });
+  }
+  return pending.length === 0 ? undefined : pending;
+}
+
+/** Whether the record lists the same manual fires still to publish as the entry. */
+function samePendingManuals(entry: Entry, schedule: Schedule): boolean {
+  const held = entry.pendingManuals ?? [];
+  const stored = schedule.pendingManualFires;
+  return (
+    held.length === stored.length &&
+    held.every((fire, i) => Number(stored[i]?.fireSeq) === fire.seq)
+  );
 }
 
 /** When a recurring schedule that has just fired is due next (its occurrence not queued yet). */

@@ -22,6 +22,7 @@ function timingOf(s: ReturnType<typeof fromBinary<typeof ScheduleSchema>>) {
     progressAt: s.progressAt,
     definedAt: s.definedAt,
     manualFireCount: s.manualFireCount,
+    pendingManualFires: s.pendingManualFires,
   };
 }
 
@@ -65,6 +66,15 @@ describe("decodeScheduleTiming reads what the engine needs, as a full decode doe
         runImmediately: true,
         fireCount: 123_456_789_012n,
         manualFireCount: 3n,
+        pendingManualFires: [
+          {
+            scheduledAt: timestampFromMs(1_750_000_000_001),
+            trigger: "manual",
+            fireSeq: 123_456_789_011n,
+            messageId: "01M876Z7PX1SRZQ8WW3BCQAHM7:1750000000001",
+          },
+          { scheduledAt: timestampFromMs(1_750_000_000_002), fireSeq: 123_456_789_012n },
+        ],
         lastFireAt: timestampFromMs(1_750_000_000_000),
         partition: 15,
         definedAt: timestampFromMs(1_700_000_000_000),

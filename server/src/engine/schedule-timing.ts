@@ -1,13 +1,14 @@
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
-import type { CronTrigger, IntervalTrigger, Schedule, TimeTrigger } from "@chime/sdk";
+import type { CronTrigger, FireRecord, IntervalTrigger, Schedule, TimeTrigger } from "@chime/sdk";
 import { newSchedule } from "../schedule-message.js";
 import { WireReader } from "../wire-reader.js";
 
 /**
  * Decodes from a stored chime.v1.Schedule only what the engine plans and counts with: the
- * trigger, bounds, policies, state and progress. Everything else (subject, payload, headers,
- * labels, names) keeps its zero value. A generic decode builds every field through
- * reflection, which made admitting a million schedules at start-up take tens of seconds.
+ * trigger, bounds, policies, state and progress (manual fires still to publish among it).
+ * Everything else (subject, payload, headers, labels, names) keeps its zero value. A generic
+ * decode builds every field through reflection, which made admitting a million schedules at
+ * start-up take tens of seconds.
  *
  * Field numbers are those of proto/chime/v1/schedule.proto.
  */
@@ -112,11 +113,39 @@ export function decodeScheduleTiming(bytes: Uint8Array): Schedule {
       case 52:
         schedule.manualFireCount = BigInt(reader.uint64());
         break;
+      case 53:
+        schedule.pendingManualFires.push(fireRecord(reader));
+        break;
       default:
         reader.skip(wireType);
     }
   }
   return schedule;
+}
+
+function fireRecord(reader: WireReader): FireRecord {
+  const fire: FireRecord = {
+    $typeName: "chime.v1.FireRecord",
+    scheduledAt: undefined,
+    firedAt: undefined,
+    trigger: "",
+    fireSeq: 0n,
+    streamSequence: 0n,
+    messageId: "",
+  };
+  const messageEnd = reader.messageEnd();
+  while (reader.pos < messageEnd) {
+    const t = reader.uint32();
+    const f = t >>> 3;
+    if (f === 1) fire.scheduledAt = timestamp(reader);
+    else if (f === 2) fire.firedAt = timestamp(reader);
+    else if (f === 3) fire.trigger = reader.string();
+    else if (f === 4) fire.fireSeq = BigInt(reader.uint64());
+    else if (f === 5) fire.streamSequence = BigInt(reader.uint64());
+    else if (f === 6) fire.messageId = reader.string();
+    else reader.skip(t & 7);
+  }
+  return fire;
 }
 
 function timestamp(reader: WireReader): Timestamp {
