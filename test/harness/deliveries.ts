@@ -97,18 +97,32 @@ export async function storedTaskCount(natsUrl: string, stream = "CHIME_TASKS"): 
   }
 }
 
-/** Waits until the recorder has received every message the task stream has stored. */
+/**
+ * Waits until the recorder has received every message the task stream has stored, for as long
+ * as it keeps receiving: a backlog of a few hundred thousand takes a loaded machine a while.
+ * Gives up after `timeoutMs` without a message.
+ */
 export async function settle(
   recorder: TaskRecorder,
   natsUrl: string,
   timeoutMs = 5_000,
 ): Promise<void> {
   const stored = await storedTaskCount(natsUrl);
-  await until(
-    `the recorder to catch up with ${stored} stored tasks (has ${recorder.tasks.length})`,
-    () => recorder.tasks.length >= stored,
-    timeoutMs,
-  );
+  let seen = recorder.tasks.length;
+  let lastProgress = Date.now();
+  for (;;) {
+    const received = recorder.tasks.length;
+    if (received >= stored) return;
+    if (received > seen) {
+      seen = received;
+      lastProgress = Date.now();
+    } else if (Date.now() - lastProgress > timeoutMs) {
+      throw new Error(
+        `the recorder stopped at ${received} of ${stored} stored tasks for ${timeoutMs} ms`,
+      );
+    }
+    await sleep(50);
+  }
 }
 
 /**
