@@ -321,6 +321,8 @@ export class Engine implements CatalogObserver, PartitionOwner {
     // publishes a recorded fire again (`republishManuals`); JetStream drops it if it landed.
     this.checkpoints.add(id);
     await this.flushQueued();
+    // Deleted meanwhile: once Unschedule has returned, no fire of the schedule may start.
+    if (!this.entries.has(id)) throw new UnknownScheduleError(id);
     const ack = await this.publishCounted(
       entry,
       firedAt,
