@@ -68,6 +68,10 @@ describe("plainOneShotDue", () => {
     ["completed", { state: ScheduleState.COMPLETED }],
     ["fired", { fireCount: 1n, lastFireAt: timestampFromMs(DEFINED) }],
     ["fired by hand", { manualFireCount: 1n }],
+    [
+      "with a manual fire to publish again",
+      { pendingManualFires: [{ scheduledAt: timestampFromMs(DEFINED), fireSeq: 1n }] },
+    ],
     ["run immediately", { runImmediately: true }],
     ["with a start", { startAt: timestampFromMs(DEFINED + 7_200_000) }],
     ["with an end", { endAt: timestampFromMs(DEFINED + 60_000) }],

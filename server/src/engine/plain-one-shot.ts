@@ -68,6 +68,7 @@ function scan(bytes: Uint8Array): number | undefined {
         break;
       case field.fireCount.number:
       case field.manualFireCount.number:
+      case field.pendingManualFires.number:
       case field.lastFireAt.number:
       case field.startAt.number:
       case field.endAt.number:
