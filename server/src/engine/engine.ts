@@ -319,6 +319,8 @@ export class Engine implements CatalogObserver, PartitionOwner {
     // Recorded before it is published: a Chime killed after the publish and before a record
     // gave its Chime-Fire-Seq to the next fire once restarted. Whoever fires the partition next
     // publishes a recorded fire again (`republishManuals`); JetStream drops it if it landed.
+    // A record that failed (the store away) is retried at the next flush, and the fire is
+    // published meanwhile: the client asked for it, and its count is taken.
     this.checkpoints.add(id);
     await this.flushQueued();
     // Deleted meanwhile: once Unschedule has returned, no fire of the schedule may start.
