@@ -9,10 +9,10 @@ import {
 } from "@chime/sdk";
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import { jetstreamManager } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
 import { connect } from "@nats-io/transport-node";
 import { afterEach, describe, expect, it } from "vitest";
 import { type ChimeProcess, startChimeProcess, startTestChime } from "../harness/chime.js";
-import { startCutProxy } from "../harness/cut-proxy.js";
 import {
   anchorOf,
   chimeClient,
@@ -28,6 +28,7 @@ import {
   triggerOf,
   until,
 } from "../harness/deliveries.js";
+import { startNatsRelay } from "../harness/nats-relay.js";
 import { startTestNats, type TestNats } from "../harness/nats-server.js";
 import {
   ofSchedule,
@@ -450,14 +451,14 @@ describe("a Chime cut off from NATS in the midst of a manual fire", () => {
    */
   async function triggerCutOff(name: string, when: "before its publish" | "after its ack") {
     const server = await nats();
-    const proxy = await startCutProxy(server.port);
-    cleanups.push(() => proxy.close());
+    const relay = await startNatsRelay(server.port);
+    cleanups.push(() => relay.close());
     // A short lease, so that the second Chime takes the partition soon after the first is gone.
     const settings = { ...SETTINGS, checkpointInterval: "30s", leaseTtl: "1s" };
-    const a = await startTestChime(proxy.url, settings, {
+    const a = await startTestChime(relay.url, settings, {
       fired: (report) => {
         // Before the engine takes its next step, as if the process died with the ack.
-        if (report.trigger === "manual" && when === "after its ack") proxy.cut();
+        if (report.trigger === "manual" && when === "after its ack") relay.cut();
       },
     });
     cleanups.push(() => a.service.close());
@@ -467,10 +468,10 @@ describe("a Chime cut off from NATS in the midst of a manual fire", () => {
     const target = { case: "scheduleId", value: id } as const;
     await tasks.waitFor(ofSchedule(id), 2, 10_000);
     if (when === "before its publish") {
-      proxy.cutBefore((sent) => sent.includes("Chime-Trigger: manual"));
+      relay.cutBefore((sent) => sent.includes("Chime-Trigger: manual"));
     }
     const asked = a.client.triggerSchedule({ target }).catch(() => undefined);
-    await until("the cut", () => proxy.isCut, 5_000, 5);
+    await until("the cut", () => relay.isCut, 5_000, 5);
     await a.service.close();
     await asked;
 
@@ -507,6 +508,39 @@ describe("a Chime cut off from NATS in the midst of a manual fire", () => {
     const manual = got.find((t) => triggerOf(t) === "manual");
     expect(Date.parse(manual?.headers["Chime-Fired-At"] ?? "")).toBeGreaterThanOrEqual(takeover);
     expect(nominalOf(manual as RecordedTask)).toBeLessThan(takeover);
+  }, 30_000);
+});
+
+describe("a schedule deleted while its manual fire was being recorded", () => {
+  it("is not fired: once the deletion is applied, no fire of it starts", async () => {
+    const server = await nats();
+    const relay = await startNatsRelay(server.port);
+    cleanups.push(() => relay.close());
+    const a = await startTestChime(relay.url, { ...SETTINGS, checkpointInterval: "30s" });
+    cleanups.push(() => a.stop());
+    const tasks = await recorder(server.url);
+    const created = await a.client.scheduleByInterval({
+      subject: "tasks.restart.deleted-midway",
+      every: durationFromMs(3_600_000),
+    });
+    const id = created.scheduleId;
+    const key = `s.${created.schedule?.partition}.${id}`;
+    // The trigger's record of its fire is the Chime's next write of the schedule's key.
+    relay.holdFrom((sent) => sent.includes(`$KV.CHIME_SCHEDULES.${key}`));
+    const asked = a.client.triggerSchedule({ target: { case: "scheduleId", value: id } }).then(
+      () => "answered",
+      (err: unknown) => ConnectError.from(err).code,
+    );
+    await until("the manual fire's record to be held", () => relay.isHolding, 5_000, 5);
+    const nc = await connect({ servers: server.url });
+    cleanups.push(() => nc.close());
+    await (await new Kvm(nc).open("CHIME_SCHEDULES")).delete(key);
+    await until("the deletion to reach the Chime", () => !a.service.catalog.get(id), 5_000, 5);
+    relay.release();
+
+    expect(await asked).toBe(Code.NotFound);
+    await settle(tasks, server.url);
+    expect(tasks.matching(ofSchedule(id))).toEqual([]);
   }, 30_000);
 });
 

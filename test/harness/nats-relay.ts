@@ -2,11 +2,12 @@ import { once } from "node:events";
 import { connect as connectTcp, createServer, type Socket } from "node:net";
 
 /**
- * A TCP relay to a NATS server that a test can cut between two steps of a client: from the
- * cut on, nothing any client sends arrives, and its connections are closed, as when its
- * process dies; the server and its other clients go on.
+ * A TCP relay to a NATS server that a test can fault between two steps of a client: cut it
+ * off (nothing more it sends arrives and its connections close, as when its process dies), or
+ * hold what it sends for a while. The server, its other clients, and everything the server
+ * sends the client go on.
  */
-export interface CutProxy {
+export interface NatsRelay {
   /** `nats://127.0.0.1:<port>` of the relay. */
   readonly url: string;
   /** Cuts at once (synchronously): for a hook that must stop a client before its next write. */
@@ -14,13 +15,21 @@ export interface CutProxy {
   /** Cuts as a client sends bytes that `sent` matches, before they arrive. */
   cutBefore(sent: (bytes: Buffer) => boolean): void;
   readonly isCut: boolean;
+  /** Holds back, in order, the bytes a client sends from the first that `sent` matches on. */
+  holdFrom(sent: (bytes: Buffer) => boolean): void;
+  readonly isHolding: boolean;
+  /** Sends on what was held, and stops holding. */
+  release(): void;
   close(): Promise<void>;
 }
 
-export async function startCutProxy(targetPort: number): Promise<CutProxy> {
+export async function startNatsRelay(targetPort: number): Promise<NatsRelay> {
   const sockets = new Set<Socket>();
+  const held: { upstream: Socket; chunk: Buffer }[] = [];
   let cut = false;
   let cutsBefore: ((bytes: Buffer) => boolean) | undefined;
+  let holdsFrom: ((bytes: Buffer) => boolean) | undefined;
+  let holding = false;
   const server = createServer((client) => {
     if (cut) {
       client.destroy();
@@ -34,7 +43,13 @@ export async function startCutProxy(targetPort: number): Promise<CutProxy> {
     }
     client.on("data", (chunk: Buffer) => {
       if (!cut && cutsBefore?.(chunk)) cutNow();
-      if (!cut) upstream.write(chunk);
+      if (cut) return;
+      if (!holding && holdsFrom?.(chunk)) {
+        holding = true;
+        holdsFrom = undefined;
+      }
+      if (holding) held.push({ upstream, chunk });
+      else upstream.write(chunk);
     });
     upstream.on("data", (chunk: Buffer) => {
       if (!cut) client.write(chunk);
@@ -48,6 +63,7 @@ export async function startCutProxy(targetPort: number): Promise<CutProxy> {
   if (address === null || typeof address === "string") throw new Error("no port to relay on");
   const cutNow = (): void => {
     cut = true;
+    held.length = 0;
     for (const socket of sockets) socket.destroy();
   };
   return {
@@ -58,6 +74,16 @@ export async function startCutProxy(targetPort: number): Promise<CutProxy> {
     },
     get isCut() {
       return cut;
+    },
+    holdFrom: (sent) => {
+      holdsFrom = sent;
+    },
+    get isHolding() {
+      return holding;
+    },
+    release: () => {
+      holding = false;
+      for (const { upstream, chunk } of held.splice(0)) upstream.write(chunk);
     },
     close: async () => {
       cutNow();
