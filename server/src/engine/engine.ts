@@ -321,8 +321,7 @@ export class Engine implements CatalogObserver, PartitionOwner {
     // publishes a recorded fire again (`republishManuals`); JetStream drops it if it landed.
     // A record that failed (the store away) is retried at the next flush, and the fire is
     // published meanwhile: the client asked for it, and its count is taken.
-    this.checkpoints.add(id);
-    await this.flushQueued();
+    await this.recordNow(id);
     // Deleted meanwhile: once Unschedule has returned, no fire of the schedule may start.
     if (!this.entries.has(id)) throw new UnknownScheduleError(id);
     const ack = await this.publishCounted(
@@ -337,8 +336,7 @@ export class Engine implements CatalogObserver, PartitionOwner {
     settleManual(entry, fire);
     // Cleared before the reply: left pending, it would be published again after a restart
     // that came later than the task stream's duplicate window.
-    this.checkpoints.add(id);
-    await this.flushQueued();
+    await this.recordNow(id);
     return {
       firedAt,
       messageId: fireMessageId(id, firedAt),
@@ -874,8 +872,7 @@ export class Engine implements CatalogObserver, PartitionOwner {
         () => {
           settleManual(entry, fire);
           // Cleared at once rather than at the next flush, as `trigger` does.
-          this.checkpoints.add(entry.id);
-          void this.flushQueued();
+          void this.recordNow(entry.id);
         },
         // Stopped, or the schedule is gone: the record keeps it for whoever fires it next.
         () => undefined,
@@ -1218,6 +1215,12 @@ export class Engine implements CatalogObserver, PartitionOwner {
   private async flushQueued(): Promise<void> {
     await this.flushing;
     await this.flush();
+  }
+
+  /** Writes the schedule's progress now rather than at the next flush, with what else is queued. */
+  private recordNow(id: string): Promise<void> {
+    this.checkpoints.add(id);
+    return this.flushQueued();
   }
 
   private async writeProgress(): Promise<void> {
