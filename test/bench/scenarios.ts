@@ -351,6 +351,19 @@ async function startNoopServer(
   return { port, pid: child.pid ?? 0, stop: () => child.kill("SIGTERM") };
 }
 
+/** The busy loop of test/bench/busy-loop.ts, resting until it is told a share of a core. */
+function startBusyLoop(): { pid: number; keepBusy(share: number): void; stop(): void } {
+  const child = fork(fileURLToPath(new URL("./busy-loop.ts", import.meta.url)), [], {
+    execArgv: process.execArgv,
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  return {
+    pid: child.pid ?? 0,
+    keepBusy: (share) => child.send(share),
+    stop: () => child.kill("SIGTERM"),
+  };
+}
+
 /** Turns the no-op server and Chime take in the unary create figures. */
 const CREATE_ROUNDS = 5;
 
@@ -415,24 +428,37 @@ export async function create({ quick }: Sizes): Promise<void> {
   });
   const noopClient = createGrpcJsClient(`127.0.0.1:${noop.port}`);
   const natsPid = stack.nats.process?.pid ?? 0;
+  const busyLoop = startBusyLoop();
   try {
     for (const [method, request] of Object.entries(requests)) {
       const call = (client: GrpcJsClient) => () => client.unary(method, request());
       const noopSide = createSide(noopClient, noop.pid);
       const chimeSide = createSide(stack.grpc, stack.chime.child.pid ?? 0);
-      const sides = [noopSide, chimeSide];
+      // The no-op server again, beside a loop that takes the CPU that Chime and nats-server took
+      // in Chime's turn before.
+      const busySide = createSide(noopClient, noop.pid);
+      const sides = [noopSide, chimeSide, busySide];
       for (const side of sides) await forDuration(warmupMs, IN_FLIGHT, call(side.client));
-      // The two servers take turns, a round at a time: the machine's speed drifts by 10-15 %
-      // within minutes, and what drifts then falls on the ceiling and on Chime alike.
+      // The servers take turns, a round at a time: the machine's speed drifts by 10-15 % within
+      // minutes, and what drifts then falls on the ceiling and on Chime alike.
+      let chimeCores = 0;
       for (let turn = 0; turn < CREATE_ROUNDS; turn++) {
         for (const side of sides) {
-          const meter = await cpuMeter({ server: side.pid, nats: natsPid, bench: process.pid });
+          if (side === busySide) busyLoop.keepBusy(chimeCores);
+          const meter = await cpuMeter({
+            server: side.pid,
+            nats: natsPid,
+            bench: process.pid,
+            ...(side === busySide ? { busyLoop: busyLoop.pid } : {}),
+          });
           const { latencies, elapsedMs } = await forDuration(
             ms / CREATE_ROUNDS,
             IN_FLIGHT,
             call(side.client),
           );
           const cpu = await meter.stop();
+          if (side === busySide) busyLoop.keepBusy(0);
+          if (side === chimeSide) chimeCores = (cpu.server ?? 0) + (cpu.nats ?? 0);
           side.latencies.push(...latencies);
           side.seconds += elapsedMs / 1000;
           for (const [name, cores] of Object.entries(cpu)) {
@@ -442,6 +468,7 @@ export async function create({ quick }: Sizes): Promise<void> {
       }
       const bound = figuresOf(noopSide);
       const chime = figuresOf(chimeSide);
+      const besideChimeCpu = figuresOf(busySide);
       const bench = `create-${method}`;
       emit({
         bench,
@@ -454,6 +481,16 @@ export async function create({ quick }: Sizes): Promise<void> {
       });
       emit({ bench, metric: "latency p50", value: chime.p50, unit: "ms", noopP50: bound.p50 });
       emit({ bench, metric: "latency p99", value: chime.p99, unit: "ms", noopP99: bound.p99 });
+      // What Chime's creates cost the client in CPU alone (Chime's and nats-server's), the
+      // client sharing the machine's two cores with them.
+      emit({
+        bench,
+        metric: "creates/s of the no-op server beside a loop taking the CPU Chime and NATS took",
+        value: besideChimeCpu.rate,
+        unit: "creates/s",
+        ceiling: bound.rate,
+        cpuCores: besideChimeCpu.cpu,
+      });
     }
     // BatchSchedule: BATCH_ITEMS one-shots per call, BATCHES_IN_FLIGHT calls at once, beside
     // the JetStream ceiling on the same nats-server, and beside the store-write ceiling (the
@@ -503,6 +540,7 @@ export async function create({ quick }: Sizes): Promise<void> {
   } finally {
     noopClient.close();
     noop.stop();
+    busyLoop.stop();
     await stack.stop();
   }
 }
