@@ -48,10 +48,15 @@ export class WireReader {
   }
 
   string(): string {
+    return utf8.decode(this.bytes());
+  }
+
+  /** A length-delimited value's bytes (a view, not a copy). */
+  bytes(): Uint8Array {
     const end = this.messageEnd();
-    const text = utf8.decode(this.buf.subarray(this.pos, end));
+    const value = this.buf.subarray(this.pos, end);
     this.pos = end;
-    return text;
+    return value;
   }
 
   /** Reads a length prefix; returns where the value it announces ends. */

@@ -1,5 +1,12 @@
+import { fromBinary } from "@bufbuild/protobuf";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
-import type { CronTrigger, FireRecord, IntervalTrigger, Schedule, TimeTrigger } from "@chime/sdk";
+import {
+  type CronTrigger,
+  FireRecordSchema,
+  type IntervalTrigger,
+  type Schedule,
+  type TimeTrigger,
+} from "@chime/sdk";
 import { newSchedule } from "../schedule-message.js";
 import { WireReader } from "../wire-reader.js";
 
@@ -114,38 +121,14 @@ export function decodeScheduleTiming(bytes: Uint8Array): Schedule {
         schedule.manualFireCount = BigInt(reader.uint64());
         break;
       case 53:
-        schedule.pendingManualFires.push(fireRecord(reader));
+        // Only while a manual fire is being published: rare enough for the generic decode.
+        schedule.pendingManualFires.push(fromBinary(FireRecordSchema, reader.bytes()));
         break;
       default:
         reader.skip(wireType);
     }
   }
   return schedule;
-}
-
-function fireRecord(reader: WireReader): FireRecord {
-  const fire: FireRecord = {
-    $typeName: "chime.v1.FireRecord",
-    scheduledAt: undefined,
-    firedAt: undefined,
-    trigger: "",
-    fireSeq: 0n,
-    streamSequence: 0n,
-    messageId: "",
-  };
-  const messageEnd = reader.messageEnd();
-  while (reader.pos < messageEnd) {
-    const t = reader.uint32();
-    const f = t >>> 3;
-    if (f === 1) fire.scheduledAt = timestamp(reader);
-    else if (f === 2) fire.firedAt = timestamp(reader);
-    else if (f === 3) fire.trigger = reader.string();
-    else if (f === 4) fire.fireSeq = BigInt(reader.uint64());
-    else if (f === 5) fire.streamSequence = BigInt(reader.uint64());
-    else if (f === 6) fire.messageId = reader.string();
-    else reader.skip(t & 7);
-  }
-  return fire;
 }
 
 function timestamp(reader: WireReader): Timestamp {
