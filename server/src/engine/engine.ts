@@ -864,10 +864,12 @@ export class Engine implements CatalogObserver, PartitionOwner {
    * JetStream drops if the first copy landed.
    */
   private republishManuals(entry: Entry): void {
-    for (const fire of [...(entry.pendingManuals ?? [])]) {
+    if (entry.pendingManuals === undefined || !this.holds(entry.partition, this.now())) return;
+    // Read once for them all: a shed record's template is read back from the store.
+    const template = this.templateOf(entry);
+    if (template === undefined) return;
+    for (const fire of [...entry.pendingManuals]) {
       const now = this.now();
-      const template = this.templateOf(entry);
-      if (template === undefined || !this.holds(entry.partition, now)) return;
       this.publishCounted(entry, fire.at, now, FireTrigger.manual, now, fire.seq, template).then(
         () => {
           settleManual(entry, fire);
@@ -1320,9 +1322,11 @@ function manualNominal(entry: Entry, now: Instant): Instant {
 
 /** A manual fire is stored: it is no longer the schedule's to publish again. */
 function settleManual(entry: Entry, fire: PendingManual): void {
-  const pending = entry.pendingManuals;
-  const index = pending?.indexOf(fire) ?? -1;
-  if (index >= 0) pending?.splice(index, 1);
+  const pending = entry.pendingManuals ?? [];
+  const index = pending.indexOf(fire);
+  if (index >= 0) pending.splice(index, 1);
+  // Nothing held again, as for every schedule without a manual fire in flight.
+  if (pending.length === 0) entry.pendingManuals = undefined;
 }
 
 function pendingFireRecord(scheduleId: string, fire: PendingManual): FireRecord {
